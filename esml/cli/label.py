@@ -1,0 +1,74 @@
+"""``esml label``: reference labels for every frame of a structure file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def label_command(
+    structures: Path = typer.Argument(..., help="Structure file, any format ase.io reads (extxyz preferred); every frame is labeled."),
+    method: str = typer.Option(..., "--method", "-m", help="gfn2-xtb, gfn1-xtb, or NAME/BASIS: hf/sto-3g, b3lyp/def2-svp, b3lyp-d3bj/def2-svp, mp2/cc-pvdz, ccsd(t)/cc-pvdz."),
+    output: Path = typer.Option(..., "--output", "-o", help="Labeled frames as extxyz: energy (eV), forces (eV/Å), dipole (e·Å), charges (e)."),
+    charge: int = typer.Option(None, help="Total charge (e) of every frame; default: atoms.info['charge'] or 0."),
+    multiplicity: int = typer.Option(None, help="Spin multiplicity 2S+1; default: atoms.info['multiplicity'] or the lowest possible."),
+    density_fit: bool = typer.Option(False, "--density-fit", help="Density fitting (RI) for HF and DFT: faster, ~1e-5 eV/atom."),
+    dispersion: str = typer.Option(None, help="Empirical dispersion for HF/DFT: d3bj, d3zero, d3bjm, d3zerom, d3op, d4."),
+    max_scf_cycles: int = typer.Option(100, help="SCF iterations before a frame is reported as not converged."),
+    forces: bool = typer.Option(True, "--forces/--no-forces", help="Compute forces (analytic gradients)."),
+    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Local worker processes; the cores are split among them."),
+    scheduler: str = typer.Option(None, help="Dask scheduler address (tcp://HOST:PORT) to run on a cluster instead of local workers."),
+    cache: Path = typer.Option(None, help="Label cache (SQLite); default $ESML_CACHE or ~/.cache/esml/labels.sqlite."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
+) -> None:
+    """Label structures with a quantum reference method, cached and in parallel.
+
+    Re-running costs nothing for frames already computed; an interrupted run resumes.
+    Failed frames are listed in OUTPUT.failures.jsonl and the others are kept.
+    """
+    from esml.qm.cache import LabelCache, default_cache_path
+    from esml.qm.label import write_failures
+    from esml.qm.methods import parse_method
+    from esml.structures import read_structures
+
+    spec = parse_method(method, density_fit=density_fit, dispersion=dispersion, max_scf_cycles=max_scf_cycles)
+    frames = read_structures(structures)
+    label_cache = LabelCache(cache or default_cache_path())
+    labeled, report = label_with_progress(
+        frames, spec, label_cache, quiet=quiet, charge=charge, multiplicity=multiplicity,
+        forces=forces, workers=workers, scheduler=scheduler,
+    )
+    write_frames(output, labeled)
+    failures_path = output.with_suffix(".failures.jsonl")
+    write_failures(failures_path, report.failures)
+    if not quiet:
+        from esml.cli.report import console, labeling_table
+
+        console.print(labeling_table([(spec.label, report)]))
+        console.print(f"wrote {len(labeled)} labeled frames to {output}", highlight=False)
+    from esml.cli.report import print_failures
+
+    print_failures(report.failures, str(failures_path))
+    if report.failures:
+        raise typer.Exit(1)
+
+
+def label_with_progress(frames, spec, cache, *, quiet: bool, description: str | None = None, **options):
+    """Run :func:`esml.qm.label.label_structures` with a progress bar; Ctrl-C keeps what was computed."""
+    from esml.cli.report import console, progress_bar
+    from esml.qm.label import label_structures
+
+    try:
+        with progress_bar(len(frames), description or f"labeling with {spec.label}", quiet) as advance:
+            return label_structures(frames, spec, cache, on_progress=advance, **options)
+    except KeyboardInterrupt:
+        console.print("interrupted: every frame computed so far is in the cache; run the same command again to resume")
+        raise typer.Exit(130) from None
+
+
+def write_frames(path: Path, frames) -> None:
+    import ase.io
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ase.io.write(path, frames, format="extxyz")

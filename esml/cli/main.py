@@ -1,0 +1,41 @@
+"""Entry point of the ``esml`` command."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from esml import __version__
+from esml.cli import demo, label
+from esml.errors import EsmlError
+
+app = typer.Typer(
+    name="esml",
+    help="Machine learning for electronic structure. Units: eV, Å, fs, e.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("label")(label.label_command)
+app.command("demo")(demo.demo_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"esml {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit.")) -> None:
+    """Machine learning for electronic structure. Units: eV, Å, fs, e."""
+
+
+def main() -> None:
+    """Run the CLI; a user mistake prints one line and exits 2, never a traceback."""
+    try:
+        app()
+    except EsmlError as error:
+        print(f"esml: error: {error}", file=sys.stderr)
+        sys.exit(2)

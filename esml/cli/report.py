@@ -1,0 +1,49 @@
+"""Progress bars and summary tables shared by the commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+console = Console(stderr=True)
+
+
+@contextmanager
+def progress_bar(total: int, description: str, quiet: bool = False) -> Iterator[Callable[[int], None]]:
+    """Yields ``advance(n)``; draws nothing when ``quiet``."""
+    if quiet:
+        yield lambda n: None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+def labeling_table(rows: list[tuple[str, object]]) -> Table:
+    """A table of labeling runs: one row per (method, LabelReport)."""
+    table = Table(title="Labeling")
+    for column in ("method", "frames", "computed", "from cache", "failed", "wall s", "frames/s"):
+        table.add_column(column, justify="left" if column == "method" else "right")
+    for method, report in rows:
+        rate = report.labeled / report.seconds if report.seconds > 0 else float("inf")
+        table.add_row(
+            method, str(report.n_frames), str(report.computed), str(report.cached),
+            str(len(report.failures)), f"{report.seconds:.2f}", f"{rate:.1f}",
+        )
+    return table
+
+
+def print_failures(failures: list, where: str | None, limit: int = 5) -> None:
+    if not failures:
+        return
+    for failure in failures[:limit]:
+        console.print(f"[red]failed[/red] {failure.reason}", highlight=False)
+    if len(failures) > limit:
+        console.print(f"... and {len(failures) - limit} more", highlight=False)
+    if where:
+        console.print(f"{len(failures)} frame(s) failed; reasons in {where}", highlight=False)

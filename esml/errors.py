@@ -1,0 +1,21 @@
+"""Errors that a user can act on.
+
+An :class:`EsmlError` carries one line saying what was wrong and what to do; the CLI
+prints it without a traceback and exits non-zero. Anything else is a bug in esml.
+"""
+
+
+class EsmlError(Exception):
+    """A problem with the user's input or environment, explained in one line."""
+
+
+class StructureError(EsmlError):
+    """A structure that cannot be computed as given (charge, spin, elements)."""
+
+
+class MethodError(EsmlError):
+    """A method string or setting that esml does not understand."""
+
+
+class ConvergenceError(EsmlError):
+    """A self-consistent-field calculation that did not converge."""

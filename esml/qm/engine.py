@@ -1,0 +1,79 @@
+"""One entry point from a method string to an ASE calculator, and the pure function behind it."""
+
+from __future__ import annotations
+
+from ase import Atoms
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
+
+from esml.qm.methods import MethodSpec, parse_method
+from esml.structures import charge_and_multiplicity, check_charge_and_spin, check_positions, describe
+
+
+def compute(
+    atoms: Atoms,
+    spec: MethodSpec,
+    charge: int | None = None,
+    multiplicity: int | None = None,
+    forces: bool = True,
+    name: str | None = None,
+    threads: int | None = None,
+) -> dict:
+    """Reference properties of one structure in ASE units.
+
+    Returns a dict with ``energy`` (eV) and, where the method has them, ``forces``
+    ((n_atoms, 3) eV/Å), ``dipole`` ((3,) e·Å), ``charges`` ((n_atoms,) e) and, for
+    periodic xTB, ``stress`` ((6,) eV/Å³, Voigt). Raises :class:`esml.errors.EsmlError`
+    subclasses naming the structure when it cannot be computed.
+    """
+    name = name or describe(atoms)
+    check_positions(atoms, name)
+    charge, multiplicity = charge_and_multiplicity(atoms, charge, multiplicity)
+    check_charge_and_spin(atoms, charge, multiplicity, name)
+    if spec.engine == "tblite":
+        from esml.qm.xtb import compute_xtb
+
+        return compute_xtb(atoms, spec, charge, multiplicity, name)
+    from esml.qm.pyscf_engine import compute_pyscf
+
+    return compute_pyscf(atoms, spec, charge, multiplicity, name, forces=forces, threads=threads)
+
+
+class ReferenceCalculator(Calculator):
+    """ASE calculator for any esml reference method (results in eV, Å, e)."""
+
+    implemented_properties = ["energy", "free_energy", "forces", "dipole", "charges", "stress"]
+
+    def __init__(self, spec: MethodSpec, charge: int | None = None, multiplicity: int | None = None, threads: int | None = None):
+        super().__init__()
+        self.spec = spec
+        self.charge = charge
+        self.multiplicity = multiplicity
+        self.threads = threads
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        # Forces cost a gradient; compute them only when asked (energy-only MD/scans stay cheap).
+        want_forces = "forces" in properties
+        results = compute(self.atoms, self.spec, self.charge, self.multiplicity, forces=want_forces, threads=self.threads)
+        results["free_energy"] = results["energy"]
+        missing = [p for p in properties if p not in results]
+        if missing:
+            raise PropertyNotImplementedError(f"{self.spec.label} does not provide {', '.join(missing)} for this structure")
+        self.results = results
+
+
+def calculator(method: str, charge: int | None = None, multiplicity: int | None = None, threads: int | None = None, **settings) -> ReferenceCalculator:
+    """An ASE calculator for ``method`` ('gfn2-xtb', 'b3lyp/def2-svp', 'ccsd(t)/cc-pvdz', ...).
+
+    ``settings`` are :class:`MethodSpec` fields (density_fit, dispersion, max_scf_cycles, ...).
+    Charge and multiplicity default to ``atoms.info`` and then to neutral, lowest spin.
+    """
+    return ReferenceCalculator(parse_method(method, **settings), charge, multiplicity, threads)
+
+
+def validate_method(spec: MethodSpec) -> None:
+    """Fail before any work on a method the engine cannot run (an unknown functional)."""
+    if spec.is_dft:
+        from esml.qm.pyscf_engine import check_functional
+
+        check_functional(spec.name)

@@ -1,0 +1,111 @@
+"""Method strings: what a user writes, parsed into a :class:`MethodSpec`.
+
+Grammar::
+
+    gfn2-xtb | gfn1-xtb | ipea1-xtb                      tight binding through tblite
+    NAME[-DISPERSION]/BASIS                              PySCF
+        NAME        hf | mp2 | ccsd | ccsd(t) | any libxc functional PySCF knows
+        DISPERSION  d3bj | d3zero | d3bjm | d3zerom | d3op | d4   (simple-dftd3 / dftd4)
+        BASIS       any basis PySCF knows (def2-svp, cc-pvdz, 6-31g*, ...)
+
+Parsing imports no engine, so a run served from the cache never loads PySCF.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from importlib import metadata
+
+from esml.errors import MethodError
+
+XTB_METHODS = {"gfn2-xtb": "GFN2-xTB", "gfn1-xtb": "GFN1-xTB", "ipea1-xtb": "IPEA1-xTB"}
+WAVEFUNCTION_METHODS = ("hf", "mp2", "ccsd", "ccsd(t)")
+CORRELATED_METHODS = ("mp2", "ccsd", "ccsd(t)")
+DISPERSION_MODELS = ("d3bj", "d3zero", "d3bjm", "d3zerom", "d3op", "d4")
+_DISPERSION_SUFFIX = re.compile(r"^(?P<name>.+)-(?P<disp>" + "|".join(DISPERSION_MODELS) + r")$")
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A reference method and its numerical settings.
+
+    name          'gfn2-xtb', 'hf', 'mp2', 'ccsd(t)' or a functional ('b3lyp')
+    basis         orbital basis for PySCF methods, None for xTB
+    dispersion    empirical dispersion added to HF/DFT ('d3bj', 'd4', ...) or None
+    density_fit   density fitting (RI-J/K) for HF and DFT
+    max_scf_cycles  SCF iterations before giving up
+    scf_tolerance   SCF energy convergence threshold, Hartree (PySCF; tblite uses its own)
+    """
+
+    name: str
+    basis: str | None = None
+    dispersion: str | None = None
+    density_fit: bool = False
+    max_scf_cycles: int = 100
+    scf_tolerance: float = 1e-9
+
+    @property
+    def engine(self) -> str:
+        return "tblite" if self.name in XTB_METHODS else "pyscf"
+
+    @property
+    def is_dft(self) -> bool:
+        return self.engine == "pyscf" and self.name not in WAVEFUNCTION_METHODS
+
+    @property
+    def is_correlated(self) -> bool:
+        return self.name in CORRELATED_METHODS
+
+    @property
+    def label(self) -> str:
+        """The method as a user writes it: 'b3lyp-d3bj/def2-svp'."""
+        name = f"{self.name}-{self.dispersion}" if self.dispersion else self.name
+        return f"{name}/{self.basis}" if self.basis else name
+
+    def code_version(self) -> str:
+        """Version of the engine that computes this method (part of every cache key)."""
+        versions = [f"{self.engine}=={metadata.version(self.engine)}"]
+        if self.dispersion:
+            versions.append(f"pyscf-dispersion=={metadata.version('pyscf-dispersion')}")
+        return ";".join(versions)
+
+    def settings(self) -> dict:
+        return asdict(self)
+
+
+def parse_method(text: str, **settings) -> MethodSpec:
+    """Turn 'b3lyp-d3bj/def2-svp' or 'gfn2-xtb' into a :class:`MethodSpec`.
+
+    ``settings`` are the other fields of MethodSpec (density_fit, dispersion, ...); a
+    dispersion given both in the string and as a setting must agree.
+    """
+    text = text.strip().lower()
+    if text in XTB_METHODS:
+        spec = MethodSpec(name=text, **settings)
+        if spec.dispersion or spec.density_fit:
+            raise MethodError(f"{text}: dispersion is built into xTB and density fitting does not apply; drop those options")
+        return spec
+    name, _, basis = text.partition("/")
+    if not name or not basis or "/" in basis:
+        raise MethodError(
+            f"method '{text}' not understood; write gfn2-xtb, gfn1-xtb, or NAME/BASIS such as pbe/def2-svp or hf/sto-3g"
+        )
+    match = _DISPERSION_SUFFIX.match(name)
+    if match:
+        name = match["name"]
+        if settings.get("dispersion") not in (None, match["disp"]):
+            raise MethodError(f"method '{text}' names dispersion {match['disp']} but {settings['dispersion']} was also given")
+        settings["dispersion"] = match["disp"]
+    spec = MethodSpec(name=name, basis=basis, **settings)
+    return _checked(spec, text)
+
+
+def _checked(spec: MethodSpec, text: str) -> MethodSpec:
+    if spec.dispersion and spec.dispersion not in DISPERSION_MODELS:
+        raise MethodError(f"dispersion '{spec.dispersion}' unknown; use one of {', '.join(DISPERSION_MODELS)}")
+    if spec.is_correlated and (spec.density_fit or spec.dispersion):
+        raise MethodError(f"{text}: density fitting and dispersion apply to hf and DFT only; drop them for {spec.name}")
+    if spec.max_scf_cycles < 1:
+        raise MethodError(f"max_scf_cycles must be at least 1, got {spec.max_scf_cycles}")
+    return spec

@@ -1,0 +1,1 @@
+"""Molecular dynamics, optimisation and vibrations through ASE, for any calculator."""

@@ -59,14 +59,14 @@ def demo_command(
     console.print(comparison_table(*labeled.values(), *labeled.keys()))
 
 
-def comparison_table(reference_frames, other_frames, reference_name: str, other_name: str):
-    """How far the cheap method is from the expensive one on the frames both labeled."""
+def comparison_table(cheap_frames, reference_frames, cheap_name: str, reference_name: str):
+    """How far the cheap method is from the reference on the frames both labeled."""
     import numpy as np
     from rich.table import Table
 
-    other_by_frame = {atoms.info["frame"]: atoms for atoms in other_frames}
-    pairs = [(a, other_by_frame[a.info["frame"]]) for a in reference_frames if a.info["frame"] in other_by_frame]
-    table = Table(title=f"{reference_name} against {other_name} ({len(pairs)} frames)")
+    reference_by_frame = {atoms.info["frame"]: atoms for atoms in reference_frames}
+    pairs = [(a, reference_by_frame[a.info["frame"]]) for a in cheap_frames if a.info["frame"] in reference_by_frame]
+    table = Table(title=f"{cheap_name} against {reference_name} ({len(pairs)} frames)")
     table.add_column("quantity")
     table.add_column("MAE", justify="right")
     if not pairs:

@@ -22,6 +22,9 @@ from ase import Atoms
 from esml.qm.methods import MethodSpec
 
 POSITION_RESOLUTION_ANGSTROM = 1e-6
+# extxyz writes 8 decimals. Rounding there first means a frame read back from an extxyz file
+# hashes like the in-memory original, even when a coordinate lies near a 1e-6 boundary.
+EXTXYZ_DECIMALS = 8
 
 
 def default_cache_path() -> Path:
@@ -37,8 +40,8 @@ def cache_key(atoms: Atoms, spec: MethodSpec, charge: int, multiplicity: int, fo
     digest = hashlib.sha256()
     digest.update(np.asarray(atoms.numbers, dtype=np.int64).tobytes())
     for array in (atoms.positions, np.asarray(atoms.cell)):
-        # +0.0 turns -0.0 into 0.0 so that the same geometry always hashes the same
-        digest.update(np.rint(array / POSITION_RESOLUTION_ANGSTROM + 0.0).astype(np.int64).tobytes())
+        canonical = np.round(array, EXTXYZ_DECIMALS)
+        digest.update(np.rint(canonical / POSITION_RESOLUTION_ANGSTROM).astype(np.int64).tobytes())
     digest.update(np.asarray(atoms.pbc, dtype=np.int8).tobytes())
     context = {
         "charge": charge,
@@ -60,6 +63,8 @@ class LabelCache:
         self._db = sqlite3.connect(self.path, timeout=60)
         # WAL lets several esml runs share one cache without blocking each other's reads.
         self._db.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL still survives a crash of esml; only a power cut may drop the last commits.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS labels (key TEXT PRIMARY KEY, method TEXT, result TEXT, seconds REAL, created REAL)"
         )

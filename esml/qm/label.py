@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
@@ -62,15 +63,12 @@ class Outcome:
 @dataclass
 class LabelReport:
     n_frames: int
-    computed: int = 0
-    cached: int = 0
+    labeled: int = 0  # frames written out; computed + cached, plus repeats of a computed geometry
+    computed: int = 0  # distinct geometries computed in this run
+    cached: int = 0  # frames served from the cache
     failures: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
     compute_seconds: float = 0.0  # summed over workers
-
-    @property
-    def labeled(self) -> int:
-        return self.computed + self.cached
 
 
 def run_task(task: LabelTask) -> Outcome:
@@ -118,24 +116,27 @@ def label_structures(
     report = LabelReport(n_frames=len(frames))
     tasks = make_tasks(frames, spec, charge, multiplicity, forces)
     results = cache.get_many([task.key for task in tasks])
-    pending = [task for task in tasks if task.key not in results]
-    report.cached = len(tasks) - len(pending)
+    copies = Counter(task.key for task in tasks)  # a geometry repeated in the input is computed once
+    pending = list({task.key: task for task in tasks if task.key not in results}.values())
+    report.cached = sum(copies[key] for key in results)
     if pending:  # checked only now, so a run served from the cache never loads an engine
         validate_method(spec)
     if on_progress and report.cached:
         on_progress(report.cached)
+    failed: dict[str, Failure] = {}
     for outcome in execute(pending, workers, scheduler):
         report.compute_seconds += outcome.seconds
         if outcome.failure:
-            report.failures.append(outcome.failure)
+            failed[outcome.task.key] = outcome.failure
         else:
             cache.put(outcome.task.key, spec.label, outcome.result, outcome.seconds)
             results[outcome.task.key] = outcome.result
             report.computed += 1
         if on_progress:
-            on_progress(1)
-    report.failures.sort(key=lambda failure: failure.index)
+            on_progress(copies[outcome.task.key])
+    report.failures = [replace(failed[task.key], index=task.index) for task in tasks if task.key in failed]
     labeled = [labeled_frame(task, results[task.key]) for task in tasks if task.key in results]
+    report.labeled = len(labeled)
     report.seconds = time.perf_counter() - start
     return labeled, report
 

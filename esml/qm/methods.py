@@ -13,6 +13,7 @@ Parsing imports no engine, so a run served from the cache never loads PySCF.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import asdict, dataclass
 from importlib import metadata
@@ -64,14 +65,18 @@ class MethodSpec:
         return f"{name}/{self.basis}" if self.basis else name
 
     def code_version(self) -> str:
-        """Version of the engine that computes this method (part of every cache key)."""
-        versions = [f"{self.engine}=={metadata.version(self.engine)}"]
-        if self.dispersion:
-            versions.append(f"pyscf-dispersion=={metadata.version('pyscf-dispersion')}")
-        return ";".join(versions)
+        """Versions of the packages that compute this method (part of every cache key)."""
+        packages = (self.engine, "pyscf-dispersion") if self.dispersion else (self.engine,)
+        return ";".join(f"{package}=={installed_version(package)}" for package in packages)
 
     def settings(self) -> dict:
         return asdict(self)
+
+
+@functools.cache
+def installed_version(package: str) -> str:
+    # Looked up once: reading package metadata costs about a millisecond, per frame that adds up.
+    return metadata.version(package)
 
 
 def parse_method(text: str, **settings) -> MethodSpec:

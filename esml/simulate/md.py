@@ -7,8 +7,9 @@ from collections.abc import Callable
 import numpy as np
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator
+from ase.constraints import FixCom
 from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
+from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
 
 
 def sample_langevin(
@@ -28,14 +29,15 @@ def sample_langevin(
     ``on_step(n)`` is called every ``interval`` steps with ``n = interval``.
     """
     atoms = atoms.copy()
+    atoms.set_constraint(FixCom())  # ASE's correct way to keep the centre of mass at rest under Langevin
     atoms.calc = calculator
     rng = np.random.default_rng(seed)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
+    thermalize_momenta(atoms, temperature_K, rng=rng)
     Stationary(atoms)
     ZeroRotation(atoms)
     dynamics = Langevin(
         atoms, timestep=timestep_fs * units.fs, temperature_K=temperature_K,
-        friction=friction_per_fs / units.fs, rng=rng,
+        friction=friction_per_fs / units.fs, fixcm=False, rng=rng,
     )
     frames = []
     for _ in range(steps // interval):

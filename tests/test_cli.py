@@ -1,0 +1,95 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import ase.io
+import pytest
+from ase.build import molecule
+
+ESML = str(Path(sys.executable).with_name("esml"))
+
+
+def esml(*args, cwd=None):
+    return subprocess.run([ESML, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def assert_one_line_error(run, *fragments):
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("esml: error:"), run.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture
+def waters(tmp_path):
+    frames = [molecule("H2O") for _ in range(3)]
+    for seed, atoms in enumerate(frames):
+        atoms.rattle(0.02, seed=seed)
+    path = tmp_path / "waters.xyz"
+    ase.io.write(path, frames)
+    return path
+
+
+def test_help_names_every_command_and_units():
+    run = esml("--help")
+    assert run.returncode == 0
+    for word in ("label", "demo", "eV"):
+        assert word in run.stdout
+    assert "eV/Å" in esml("label", "--help").stdout
+    assert esml("--version").stdout.startswith("esml ")
+
+
+def test_label_writes_labels_and_a_rerun_comes_from_the_cache(waters, tmp_path):
+    out = tmp_path / "labeled.xyz"
+    first = esml("label", waters, "-m", "hf/sto-3g", "-o", out)
+    assert first.returncode == 0, first.stderr
+    assert "computed" in first.stderr
+    frames = ase.io.read(out, ":")
+    assert len(frames) == 3
+    assert frames[0].get_forces().shape == (3, 3)
+    assert frames[0].info["esml_method"] == "hf/sto-3g"
+    rerun = esml("label", waters, "-m", "hf/sto-3g", "-o", out, "-q")
+    assert rerun.returncode == 0 and rerun.stderr == ""
+    assert [a.get_potential_energy() for a in ase.io.read(out, ":")] == [a.get_potential_energy() for a in frames]
+
+
+def test_failed_frames_go_to_a_failures_file_and_exit_nonzero(tmp_path):
+    radical = molecule("OH")
+    radical.info["multiplicity"] = 1
+    path = tmp_path / "mixed.xyz"
+    ase.io.write(path, [molecule("H2O"), radical, molecule("NH3")])
+    out = tmp_path / "labeled.xyz"
+    run = esml("label", path, "-m", "gfn2-xtb", "-o", out, "-q")
+    assert run.returncode == 1
+    assert "1 frame(s) failed" in run.stderr and "Traceback" not in run.stderr
+    assert len(ase.io.read(out, ":")) == 2
+    assert "9 electrons cannot have multiplicity 1" in (tmp_path / "labeled.failures.jsonl").read_text()
+
+
+def test_bad_input_gives_one_clear_line(tmp_path, waters):
+    garbage = tmp_path / "garbage.xyz"
+    garbage.write_bytes(bytes(range(256)) * 4)
+    out = tmp_path / "out.xyz"
+    assert_one_line_error(esml("label", tmp_path / "missing.xyz", "-m", "gfn2-xtb", "-o", out), "no such file")
+    assert_one_line_error(esml("label", garbage, "-m", "gfn2-xtb", "-o", out), "garbage.xyz", "ase.io")
+    assert_one_line_error(esml("label", waters, "-m", "b3lyp", "-o", out), "not understood")
+    assert_one_line_error(esml("label", waters, "-m", "nosuchxc/sto-3g", "-o", out, "-q"), "nosuchxc")
+    assert_one_line_error(esml("label", waters, "-m", "hf/sto-3g", "-o", out, "--scheduler", "tcp://127.0.0.1:9", "-q"), "Dask scheduler")
+    assert not out.exists()
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    run = esml("demo", "--frames", "2", "--method", "hf/sto-3g", "--workers", "1", "-o", tmp_path / "demo", "-q")
+    assert run.returncode == 0, run.stderr
+    assert "re-run" in run.stderr and "force component" in run.stderr and "Warning" not in run.stderr
+    assert len(ase.io.read(tmp_path / "demo" / "hf.xyz", ":")) == 2
+
+
+@pytest.mark.slow
+def test_default_demo_labels_ethanol_with_dft(tmp_path):
+    """`make demo` as shipped: 16 frames of PBE/def2-SVP on 2 workers (about a minute)."""
+    run = esml("demo", "-o", tmp_path / "demo", "-q")
+    assert run.returncode == 0, run.stderr
+    frames = ase.io.read(tmp_path / "demo" / "pbe.xyz", ":")
+    assert len(frames) == 16 and frames[0].info["esml_method"] == "pbe/def2-svp"

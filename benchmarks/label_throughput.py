@@ -21,7 +21,6 @@ from datetime import date
 from pathlib import Path
 
 import ase.io
-import numpy as np
 from ase.build import molecule
 
 from esml.qm import calculator, parse_method

@@ -27,6 +27,7 @@ def label_command(
     Re-running costs nothing for frames already computed; an interrupted run resumes.
     Failed frames are listed in OUTPUT.failures.jsonl and the others are kept.
     """
+    from esml.cli.report import console, labeling_table, print_failures
     from esml.qm.cache import LabelCache, default_cache_path
     from esml.qm.label import write_failures
     from esml.qm.methods import parse_method
@@ -43,24 +44,20 @@ def label_command(
     failures_path = output.with_suffix(".failures.jsonl")
     write_failures(failures_path, report.failures)
     if not quiet:
-        from esml.cli.report import console, labeling_table
-
         console.print(labeling_table([(spec.label, report)]))
         console.print(f"wrote {len(labeled)} labeled frames to {output}", highlight=False)
-    from esml.cli.report import print_failures
-
     print_failures(report.failures, str(failures_path))
     if report.failures:
         raise typer.Exit(1)
 
 
-def label_with_progress(frames, spec, cache, *, quiet: bool, description: str | None = None, **options):
+def label_with_progress(frames, spec, cache, *, quiet: bool, **options):
     """Run :func:`esml.qm.label.label_structures` with a progress bar; Ctrl-C keeps what was computed."""
     from esml.cli.report import console, progress_bar
     from esml.qm.label import label_structures
 
     try:
-        with progress_bar(len(frames), description or f"labeling with {spec.label}", quiet) as advance:
+        with progress_bar(len(frames), f"labeling with {spec.label}", quiet) as advance:
             return label_structures(frames, spec, cache, on_progress=advance, **options)
     except KeyboardInterrupt:
         console.print("interrupted: every frame computed so far is in the cache; run the same command again to resume")

@@ -86,9 +86,6 @@ class LabelCache:
                 (key, method, encode_result(result), seconds, time.time()),
             )
 
-    def __len__(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM labels").fetchone()[0]
-
     def close(self) -> None:
         self._db.close()
 

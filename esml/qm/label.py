@@ -68,7 +68,6 @@ class LabelReport:
     cached: int = 0  # frames served from the cache
     failures: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
-    compute_seconds: float = 0.0  # summed over workers
 
 
 def run_task(task: LabelTask) -> Outcome:
@@ -125,7 +124,6 @@ def label_structures(
         on_progress(report.cached)
     failed: dict[str, Failure] = {}
     for outcome in execute(pending, workers, scheduler):
-        report.compute_seconds += outcome.seconds
         if outcome.failure:
             failed[outcome.task.key] = outcome.failure
         else:
@@ -134,7 +132,11 @@ def label_structures(
             report.computed += 1
         if on_progress:
             on_progress(copies[outcome.task.key])
-    report.failures = [replace(failed[task.key], index=task.index) for task in tasks if task.key in failed]
+    report.failures = [
+        replace(failed[task.key], index=task.index, structure=describe(task.atoms, task.index))
+        for task in tasks
+        if task.key in failed
+    ]
     labeled = [labeled_frame(task, results[task.key]) for task in tasks if task.key in results]
     report.labeled = len(labeled)
     report.seconds = time.perf_counter() - start

@@ -23,6 +23,7 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/label_throughput.py
+	$(BIN)/python benchmarks/store.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

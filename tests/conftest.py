@@ -1,3 +1,7 @@
+import os
+import uuid
+from contextlib import contextmanager
+
 import pytest
 from ase import Atoms
 from ase.build import molecule
@@ -24,3 +28,46 @@ def rattled_waters() -> list[Atoms]:
         atoms.rattle(0.03, seed=seed)
         frames.append(atoms)
     return frames
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """An empty store on each backend: an SQLite file, and a fresh database on the PostgreSQL
+    server named by $ESML_TEST_POSTGRES (.ci/start-postgres starts one and prints its URL)."""
+    from esml.data.store import open_store
+
+    if request.param == "sqlite":
+        yield open_store(str(tmp_path / "store.db"))
+        return
+    with fresh_postgres_database() as url:
+        opened = open_store(url)
+        yield opened
+        opened.engine.dispose()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    from esml.data.store import open_store
+
+    return open_store(str(tmp_path / "store.db"))
+
+
+@contextmanager
+def fresh_postgres_database():
+    import sqlalchemy as sa
+
+    server = os.environ.get("ESML_TEST_POSTGRES")
+    if not server:
+        if os.environ.get("CI"):
+            pytest.fail("CI must test the PostgreSQL backend: .ci/run sets ESML_TEST_POSTGRES")
+        pytest.skip("no PostgreSQL server: export ESML_TEST_POSTGRES=$(.ci/start-postgres)")
+    name = f"esml_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        yield sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()

@@ -93,3 +93,39 @@ def test_default_demo_labels_ethanol_with_dft(tmp_path):
     assert run.returncode == 0, run.stderr
     frames = ase.io.read(tmp_path / "demo" / "pbe.xyz", ":")
     assert len(frames) == 16 and frames[0].info["esml_method"] == "pbe/def2-svp"
+
+
+def test_store_commands_end_to_end(tmp_path):
+    import ase
+
+    db = tmp_path / "cli.db"
+    outputs = Path(ase.__file__).parent / "test" / "testdata" / "aims"
+    ingested = esml("ingest", outputs, "--db", db, "-q")
+    assert ingested.returncode == 0, ingested.stderr
+    assert "Ingest" in ingested.stderr and "skipped" in ingested.stderr  # preamble_fail.out has no SCF step
+    imported = esml("datasets", "import", "qm7", "--limit", "50", "--db", db, "-q")
+    assert imported.returncode == 0 and "dataset 'qm7-50'" in imported.stderr
+    table = esml("query", 'elements HAS ALL "C","O" AND nsites < 10', "--db", db)
+    assert table.returncode == 0 and "entries" in table.stdout + table.stderr
+    as_csv = esml("query", 'elements HAS "O"', "--dataset", "qm7-50", "--split", "train", "--db", db, "-f", "csv", "--limit", "0")
+    lines = as_csv.stdout.strip().splitlines()
+    assert lines[0].startswith("id,formula") and all("pbe0" in line for line in lines[1:])
+    exported = esml("export", tmp_path / "train.h5", "--dataset", "qm7-50", "--split", "train", "--db", db)
+    assert exported.returncode == 0 and (tmp_path / "train.h5").exists()
+    listing = esml("datasets", "list", "--db", db)
+    assert "qm7-50" in listing.stdout + listing.stderr
+
+
+def test_store_commands_reject_bad_input_in_one_line(tmp_path):
+    db = tmp_path / "cli.db"
+    for args, message in [
+        (("query", "nsites <", "--db", db), "filter does not parse"),
+        (("query", "colour = 1", "--db", db), "unknown property 'colour'"),
+        (("query", "", "--dataset", "none", "--db", db), "no dataset named 'none'"),
+        (("ingest", tmp_path / "missing", "--db", db), "does not exist"),
+        (("query", "", "--db", tmp_path / "no" / "x.db"), "does not exist"),
+        (("export", tmp_path / "out.pdf", "--db", db), "export format"),
+    ]:
+        result = esml(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from esml import __version__
-from esml.cli import demo, label
+from esml.cli import datasets, demo, label, store
 from esml.errors import EsmlError
 
 app = typer.Typer(
@@ -19,6 +19,10 @@ app = typer.Typer(
 )
 app.command("label")(label.label_command)
 app.command("demo")(demo.demo_command)
+app.command("ingest")(store.ingest_command)
+app.command("query")(store.query_command)
+app.command("export")(store.export_command)
+app.add_typer(datasets.app, name="datasets")
 
 
 def _version(value: bool) -> None:

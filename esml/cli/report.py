@@ -47,3 +47,13 @@ def print_failures(failures: list, where: str | None, limit: int = 5) -> None:
         console.print(f"... and {len(failures) - limit} more", highlight=False)
     if where:
         console.print(f"{len(failures)} frame(s) failed; reasons in {where}", highlight=False)
+
+
+def ingest_table(report) -> Table:
+    """Summary of an ``esml ingest`` run (an IngestReport)."""
+    table = Table(title="Ingest")
+    for column in ("files seen", "parsed", "already ingested", "skipped", "frames added", "duplicates", "frames rejected"):
+        table.add_column(column, justify="right")
+    table.add_row(*map(str, (report.files_seen, report.parsed, report.already_ingested, len(report.skipped),
+                             report.frames_added, report.duplicates, len(report.rejected))))
+    return table

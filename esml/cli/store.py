@@ -1,0 +1,79 @@
+"""``esml ingest``, ``esml query`` and ``esml export``: the store from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+DB_OPTION = typer.Option(None, "--db", help="Store: a file path (SQLite) or a URL (postgresql+psycopg://…); default $ESML_DB or ./esml.db.")
+FILTER_HELP = 'OPTIMADE filter, e.g. \'elements HAS ALL "C","O" AND nsites<10 AND _esml_method="b3lyp/def2-svp"\'.'
+
+
+def ingest_command(
+    paths: list[Path] = typer.Argument(..., help="Files or folders (searched recursively) of code outputs: VASP, QE, Gaussian, ORCA, FHI-aims, CASTEP, NWChem, extxyz, ASE db, esml labels, …"),
+    db: str = DB_OPTION,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; the summary is still printed."),
+) -> None:
+    """Store every frame of every readable output; report what was skipped and why.
+
+    A file already ingested (same content) is skipped; each file is stored whole or not at all,
+    so an interrupted run loses nothing and a re-run continues.
+    """
+    from esml.cli.report import console, ingest_table, progress_bar
+    from esml.data.ingest import find_files, ingest
+    from esml.data.store import open_store
+
+    store = open_store(db)
+    files = find_files(paths)
+    with progress_bar(len(files), "ingesting", quiet) as advance:
+        report = ingest(store, files, on_file=lambda _: advance(1))
+    console.print(ingest_table(report))
+    for path, reason in report.skipped[:20]:
+        console.print(f"[yellow]skipped[/yellow] {path}: {reason}", highlight=False, soft_wrap=True)
+    if len(report.skipped) > 20:
+        console.print(f"... and {len(report.skipped) - 20} more skipped", highlight=False)
+    for where, reason in report.rejected[:5]:
+        console.print(f"[yellow]rejected frame[/yellow] {where}: {reason}", highlight=False, soft_wrap=True)
+    console.print(f"store: {store.url}", highlight=False)
+    if report.files_seen and not report.parsed and not report.already_ingested:
+        raise typer.Exit(1)
+
+
+def query_command(
+    filter_text: str = typer.Argument("", metavar="FILTER", help=FILTER_HELP),
+    db: str = DB_OPTION,
+    dataset: str = typer.Option(None, help="Only members of this dataset."),
+    split: str = typer.Option(None, help="Only this split of --dataset: train, validation or test."),
+    limit: int = typer.Option(20, min=0, help="At most this many entries (0: all)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, extxyz, json or csv."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write here instead of standard output."),
+) -> None:
+    """Find entries with the OPTIMADE filter language."""
+    from esml.cli.query_output import write_query_output
+    from esml.data.query import count, query
+    from esml.data.store import open_store
+
+    store = open_store(db)
+    frames = query(store, filter_text, dataset=dataset, split=split, limit=limit or None)
+    total = count(store, filter_text, dataset=dataset, split=split) if fmt == "table" else len(frames)
+    write_query_output(frames, total, fmt, output)
+
+
+def export_command(
+    output: Path = typer.Argument(..., help="Output file: .xyz/.extxyz (extxyz) or .h5/.hdf5 (HDF5)."),
+    filter_text: str = typer.Option("", "--filter", help=FILTER_HELP),
+    dataset: str = typer.Option(None, help="Only members of this dataset."),
+    split: str = typer.Option(None, help="Only this split of --dataset: train, validation or test."),
+    fmt: str = typer.Option(None, "--format", "-f", help="extxyz or h5; default from the file name."),
+    db: str = DB_OPTION,
+) -> None:
+    """Export a dataset or a query with energies, forces and properties."""
+    from esml.cli.report import console
+    from esml.data.export import export_frames
+    from esml.data.query import query
+    from esml.data.store import open_store
+
+    frames = query(open_store(db), filter_text, dataset=dataset, split=split)
+    written = export_frames(frames, output, fmt)
+    console.print(f"wrote {len(frames)} frames to {output} ({written})", highlight=False)

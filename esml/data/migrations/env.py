@@ -1,0 +1,10 @@
+"""Alembic environment: esml runs migrations through esml.data.store.upgrade, not a config file."""
+
+from alembic import context
+
+from esml.data.schema import metadata
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()

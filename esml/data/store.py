@@ -1,0 +1,96 @@
+"""Opening a store: the URL, the engine, and bringing the schema up to date with Alembic.
+
+SQLite (a single file, ``./esml.db`` by default) for one user; PostgreSQL by URL
+(``postgresql+psycopg://user:password@host/db``) for many users and large data.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from esml.errors import EsmlError
+
+DEFAULT_URL = "sqlite:///esml.db"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class StoreError(EsmlError):
+    """The store cannot be opened or does not hold what was asked for."""
+
+
+@dataclass(frozen=True)
+class Store:
+    """An open store; ``url`` hides the password, for messages."""
+
+    engine: Engine
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+
+def resolve_url(db: str | None) -> str:
+    """``--db`` wins, then ``$ESML_DB``, then ``./esml.db``. A bare path means an SQLite file."""
+    url = db or os.environ.get("ESML_DB") or DEFAULT_URL
+    return url if "://" in url else f"sqlite:///{url}"
+
+
+def open_store(db: str | None = None) -> Store:
+    """Connect, and create or migrate the schema to the newest revision."""
+    url = resolve_url(db)
+    try:
+        engine = _create_engine(url)
+        upgrade(engine)
+    except sa.exc.ArgumentError as error:
+        raise StoreError(f"cannot use database URL {url!r} ({error}); give a file path or a URL like postgresql+psycopg://user@host/db") from None
+    except sa.exc.OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0]
+        raise StoreError(f"cannot open database {_hidden(url)}: {reason}") from None
+    except ModuleNotFoundError as error:
+        raise StoreError(f"database URL {_hidden(url)} needs the Python package {error.name!r}") from None
+    return Store(engine)
+
+
+def upgrade(engine: Engine) -> None:
+    """Alembic ``upgrade head`` on this engine; a new store and an old one end on the same schema."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def _hidden(url: str) -> str:
+    return repr(sa.engine.make_url(url).render_as_string(hide_password=True))
+
+
+def _create_engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    path = sa.engine.make_url(url).database
+    if path and path != ":memory:" and not Path(path).parent.exists():
+        raise StoreError(f"cannot create database {path!r}: folder {str(Path(path).parent)!r} does not exist")
+    engine = sa.create_engine(url)
+    sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL lets readers (a server, a query) run while an ingest writes; foreign keys are off by default in SQLite.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,108 @@
+"""Writing records into the store in bulk, deduplicated by content hash."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from esml import __version__
+from esml.data.records import (
+    Record, calculation_hash, calculation_row, check_record, structure_hash, structure_row, utc_now,
+)
+from esml.data.schema import calculations, sources, structure_elements, structures
+from esml.data.store import Store
+
+CHUNK = 5000  # rows per statement: big enough for throughput, small enough for parameter limits
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where records came from: the file (or package) and the parser that read it."""
+
+    path: str
+    sha256: str
+    parser: str
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """``calculation_ids`` holds one id per record written or found already stored, in input order."""
+
+    added: int
+    duplicates: int
+    calculation_ids: list[int]
+
+
+def source_id_if_known(store: Store, sha256: str) -> int | None:
+    with store.engine.connect() as connection:
+        return connection.execute(sa.select(sources.c.id).where(sources.c.sha256 == sha256)).scalar()
+
+
+def write_records(store: Store, records: Sequence[Record], source: Source | None = None) -> WriteResult:
+    """Store records in one transaction: all of a file or none of it."""
+    for record in records:
+        check_record(record)
+    now = utc_now()
+    with store.engine.begin() as connection:
+        source_id = _insert_source(connection, source, len(records), now) if source else None
+        structure_keys = [structure_hash(record.atoms) for record in records]
+        structure_ids = _ensure_structures(connection, records, structure_keys, now)
+        calc_keys = [calculation_hash(r, k) for r, k in zip(records, structure_keys)]
+        known = _existing_ids(connection, calculations, calc_keys)
+        new_rows, pending = [], set()
+        for record, key, structure_id in zip(records, calc_keys, structure_ids):
+            if key not in known and key not in pending:
+                pending.add(key)
+                new_rows.append(calculation_row(record, key, structure_id, source_id, now))
+        known.update(zip((row["hash"] for row in new_rows), _insert_returning_ids(connection, calculations, new_rows)))
+    return WriteResult(added=len(new_rows), duplicates=len(records) - len(new_rows),
+                       calculation_ids=[known[key] for key in calc_keys])
+
+
+def _insert_source(connection, source: Source, n_frames: int, now) -> int:
+    known = connection.execute(sa.select(sources.c.id).where(sources.c.sha256 == source.sha256)).scalar()
+    if known is not None:
+        return known
+    row = {"sha256": source.sha256, "path": source.path, "parser": source.parser, "n_frames": n_frames,
+           "esml_version": __version__, "ingested": now}
+    return connection.execute(sa.insert(sources).returning(sources.c.id), row).scalar_one()
+
+
+def _ensure_structures(connection, records: Sequence[Record], keys: list[str], now) -> list[int]:
+    ids = _existing_ids(connection, structures, keys)
+    new_rows, new_atoms, pending = [], [], set()
+    for record, key in zip(records, keys):
+        if key not in ids and key not in pending:
+            pending.add(key)
+            new_rows.append(structure_row(record.atoms, key, now))
+            new_atoms.append(record.atoms)
+    new_ids = _insert_returning_ids(connection, structures, new_rows)
+    ids.update(zip((row["hash"] for row in new_rows), new_ids))
+    element_rows = [{"element": symbol, "structure_id": sid}
+                    for sid, atoms in zip(new_ids, new_atoms) for symbol in sorted(set(atoms.get_chemical_symbols()))]
+    for chunk in _chunks(element_rows):
+        connection.execute(sa.insert(structure_elements), chunk)
+    return [ids[key] for key in keys]
+
+
+def _existing_ids(connection, table: sa.Table, keys: Iterable[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in _chunks(sorted(set(keys)), 900):
+        query = sa.select(table.c.hash, table.c.id).where(table.c.hash.in_(chunk))
+        found.update(tuple(row) for row in connection.execute(query))
+    return found
+
+
+def _insert_returning_ids(connection, table: sa.Table, rows: list[dict]) -> list[int]:
+    ids: list[int] = []
+    for chunk in _chunks(rows):
+        statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        ids.extend(connection.execute(statement, chunk).scalars())
+    return ids
+
+
+def _chunks(items: list, size: int = CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

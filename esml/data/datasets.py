@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from esml.data.query import SPLITS, select
 from esml.data.records import utc_now
-from esml.data.schema import dataset_members, datasets
+from esml.data.schema import calculations, dataset_members, datasets
 from esml.data.store import Store, StoreError
 
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
@@ -56,7 +56,7 @@ def create_dataset(store: Store, name: str, calculation_ids: Sequence[int], *, d
 
 def dataset_from_filter(store: Store, name: str, filter_text: str, **options) -> DatasetSummary:
     """A dataset of every calculation the OPTIMADE filter matches."""
-    statement = select(filter_text).with_only_columns(select(filter_text).selected_columns.id)
+    statement = select(filter_text).with_only_columns(calculations.c.id)
     with store.engine.connect() as connection:
         ids = list(connection.execute(statement).scalars())
     if not ids:

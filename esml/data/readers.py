@@ -94,6 +94,7 @@ def record_from_atoms(atoms: Atoms, code: str, frame: int, units: dict, metadata
     """A record from an ASE frame: results from its calculator, provenance from ``info``
     (esml's own labels carry esml_method and esml_code there)."""
     results = dict(atoms.calc.results) if atoms.calc is not None else {}
+    has_results = bool(results)
     info = atoms.info
     fields = dict(metadata or {})
     if "esml_method" in info:
@@ -115,7 +116,7 @@ def record_from_atoms(atoms: Atoms, code: str, frame: int, units: dict, metadata
         dipole=_array(results.pop("dipole", None)),
         charges=_array(results.pop("charges", None)),
         properties=_scalars(results),
-        original_units=units if results or energy is not None else {},
+        original_units=units if has_results else {},
         frame=frame,
         **fields,
     )

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all bench clean
+.PHONY: demo test test-all bench bench-data bench-potentials peers clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,23 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/label_throughput.py
 	$(BIN)/python benchmarks/store.py
+
+# Labeled MD sets under benchmarks/data (committed; rerun only to regenerate them).
+bench-data: $(STAMP)
+	$(BIN)/python benchmarks/md_datasets.py
+
+# Potentials against TorchANI and MACE, each peer in its own venv (never a dependency of esml).
+PEER_VENVS := benchmarks/peers/.venv-torchani/.installed benchmarks/peers/.venv-mace/.installed
+benchmarks/peers/.venv-%/.installed: benchmarks/peers/%.txt
+	test -x benchmarks/peers/.venv-$*/bin/python || $(PYTHON) -m venv benchmarks/peers/.venv-$*
+	benchmarks/peers/.venv-$*/bin/python -m pip install --quiet -r $<
+	touch $@
+peers: $(PEER_VENVS)
+
+bench-potentials: $(STAMP) $(PEER_VENVS)
+	$(BIN)/python benchmarks/potential_accuracy.py --dataset aspirin-500K --minutes 10
+	$(BIN)/python benchmarks/potential_speed.py
+	$(BIN)/python benchmarks/potential_md.py --dataset aspirin-500K --reference gfn2-xtb
 
 clean:
 	rm -rf $(VENV) build *.egg-info

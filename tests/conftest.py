@@ -71,3 +71,32 @@ def fresh_postgres_database():
         with admin.connect() as connection:
             connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def ethanol_frames() -> list[Atoms]:
+    """24 rattled ethanol frames labeled with GFN2-xTB (energy, forces), 4 of them 'test'."""
+    from esml.qm import calculator
+
+    xtb = calculator("gfn2-xtb")
+    frames = []
+    for seed in range(24):
+        atoms = molecule("CH3CH2OH")
+        atoms.rattle(0.05, seed=seed)
+        atoms.calc = xtb
+        atoms.get_forces()
+        from ase.calculators.singlepoint import SinglePointCalculator
+
+        atoms.calc = SinglePointCalculator(atoms, energy=atoms.get_potential_energy(), forces=atoms.get_forces())
+        atoms.info["split"] = "test" if seed >= 20 else "train"
+        frames.append(atoms)
+    return frames
+
+
+@pytest.fixture(scope="session")
+def ethanol_file(ethanol_frames, tmp_path_factory):
+    import ase.io
+
+    path = tmp_path_factory.mktemp("data") / "ethanol.xyz"
+    ase.io.write(path, ethanol_frames, format="extxyz")
+    return path

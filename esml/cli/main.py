@@ -7,7 +7,7 @@ import sys
 import typer
 
 from esml import __version__
-from esml.cli import datasets, demo, label, store
+from esml.cli import datasets, demo, evaluate, label, simulate, store, train
 from esml.errors import EsmlError
 
 app = typer.Typer(
@@ -23,6 +23,11 @@ app.command("ingest")(store.ingest_command)
 app.command("query")(store.query_command)
 app.command("export")(store.export_command)
 app.add_typer(datasets.app, name="datasets")
+app.command("train")(train.train_command)
+app.command("evaluate")(evaluate.evaluate_command)
+app.command("md")(simulate.md_command)
+app.command("optimize")(simulate.optimize_command)
+app.command("vibrate")(simulate.vibrate_command)
 
 
 def _version(value: bool) -> None:

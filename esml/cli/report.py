@@ -24,6 +24,18 @@ def progress_bar(total: int, description: str, quiet: bool = False) -> Iterator[
         yield lambda n: progress.advance(task, n)
 
 
+@contextmanager
+def live_progress(total: int, title: str, quiet: bool = False) -> Iterator[Callable[[int, str], None]]:
+    """Yields ``show(completed, text)``: a bar whose text carries live numbers (errors, temperature)."""
+    if quiet:
+        yield lambda completed, text: None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(title, total=total)
+        yield lambda completed, text: progress.update(task, completed=completed, description=text)
+
+
 def labeling_table(rows: list[tuple[str, object]]) -> Table:
     """A table of labeling runs: one row per (method, LabelReport)."""
     table = Table(title="Labeling")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import sqlalchemy as sa
-from lark import Token, Transformer, Tree, v_args
+from lark import Token, Transformer, v_args
 
 from esml.data.schema import calculations, dataset_members, datasets, sources, structure_elements, structures
 from esml.errors import EsmlError

@@ -1,0 +1,39 @@
+"""``esml evaluate``: a model's errors on labeled frames, with a parity plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+
+def evaluate_command(
+    model: Path = typer.Argument(..., help="Model file from `esml train`."),
+    data: Path = typer.Argument(..., help="Labeled frames (extxyz with energy, and forces for force errors)."),
+    split: str = typer.Option(None, help="Use only frames whose info['split'] is this (e.g. test)."),
+    json_out: Path = typer.Option(None, "--json", help="Write the metrics as JSON: energy_mae (eV/atom), force_mae (eV/Å), ..."),
+    plot: Path = typer.Option(None, "--plot", help="Parity plot PNG; default MODEL-DATA-parity.png next to the model."),
+) -> None:
+    """Energy and force MAE/RMSE (per atom and per structure) of MODEL against the labels in DATA."""
+    from esml.cli.report import console
+    from esml.cli.train import errors_table
+    from esml.errors import EsmlError
+    from esml.potentials import load
+    from esml.structures import read_structures
+    from esml.training.evaluate import evaluate_frames, parity_plot
+
+    potential = load(model)
+    frames = read_structures(data)
+    if split is not None:
+        frames = [atoms for atoms in frames if atoms.info.get("split") == split]
+        if not frames:
+            raise EsmlError(f"{data}: no frame has split {split!r}; leave out --split or pick another")
+    metrics, arrays = evaluate_frames(potential, frames)
+    metrics.update(model=str(model), data=str(data), split=split)
+    plot = plot or model.with_name(f"{model.stem}-{Path(data.name).name.split('.')[0]}-parity.png")
+    parity_plot(arrays, metrics, plot, f"{model.name} on {data.name}")
+    console.print(errors_table([(split or "all", metrics)], f"{model.name} on {data.name}"))
+    console.print(f"parity plot: {plot}", highlight=False)
+    if json_out:
+        json_out.write_text(json.dumps(metrics, indent=2))

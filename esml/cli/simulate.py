@@ -1,0 +1,117 @@
+"""``esml md``, ``esml optimize``, ``esml vibrate``: simulations with a trained model or a reference method."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+MODEL_HELP = "Model file from `esml train`, or a reference method (gfn2-xtb, pbe/def2-svp, ...)."
+
+
+def calculator_for(model: str):
+    """An ASE calculator for a model file, or for a reference method string."""
+    from esml.errors import EsmlError
+
+    if Path(model).exists():
+        from esml.calculator import calculator
+
+        return calculator(model)
+    if model.endswith(".pt"):
+        raise EsmlError(f"{model}: no such model file; train one with `esml train`")
+    from esml.qm import calculator as reference_calculator
+    from esml.qm.methods import parse_method
+
+    return reference_calculator(model, density_fit=parse_method(model).is_dft)
+
+
+def check_calculator(atoms, calc) -> None:
+    """Evaluate once before any progress is drawn, so a structure the model cannot handle fails in one line."""
+    probe = atoms.copy()
+    probe.calc = calc
+    probe.get_potential_energy()
+
+
+def read_start(path: Path):
+    from esml.structures import read_structures
+
+    return read_structures(path)[-1]
+
+
+def md_command(
+    model: str = typer.Argument(..., help=MODEL_HELP),
+    start: Path = typer.Argument(..., help="Start structure (the last frame of the file is used)."),
+    ensemble: str = typer.Option("nvt", help="nvt or nve."),
+    thermostat: str = typer.Option("langevin", help="langevin, bussi or nose-hoover (NVT)."),
+    temperature: float = typer.Option(300.0, help="Temperature (K); NVE starts from it."),
+    steps: int = typer.Option(20000, min=1),
+    timestep: float = typer.Option(0.5, help="fs"),
+    interval: int = typer.Option(10, min=1, help="Steps between saved frames."),
+    out: Path = typer.Option(Path("md.xyz"), "--out", "-o", help="Trajectory: .xyz (extxyz) or .traj."),
+    seed: int = typer.Option(0),
+    json_out: Path = typer.Option(None, "--json", help="Summary as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Molecular dynamics; prints temperature and energy as it goes and a stability summary at the end."""
+    from esml.cli.report import console, live_progress
+    from esml.simulate.dynamics import MDSettings, run_md
+
+    settings = MDSettings(ensemble, thermostat, temperature, timestep, steps, interval, seed=seed).checked()
+    atoms = read_start(start)
+    calc = calculator_for(model)
+    check_calculator(atoms, calc)
+    with live_progress(steps, "MD", quiet) as show:
+        _, summary = run_md(atoms, calc, settings, out, lambda frame: show(frame.step, (
+            f"T {frame.temperature_K:6.0f} K | Epot {frame.potential_energy:.3f} eV | Etot {frame.total_energy:.3f} eV")))
+    report = {"frames": summary.frames, "time_ps": steps * timestep / 1000, "mean_temperature_K": summary.mean_temperature_K,
+              "drift_meV_per_atom_per_ps": summary.drift_meV_per_atom_per_ps, "bonds_changed": summary.bonds_changed,
+              "first_bond_change_fs": summary.first_bond_change_fs, "trajectory": str(out)}
+    if not quiet:
+        console.print(f"{summary.frames} frames in {out}; mean T {summary.mean_temperature_K:.0f} K; "
+                      f"total-energy drift {summary.drift_meV_per_atom_per_ps:.3f} meV/atom/ps; "
+                      f"bonds changed: {summary.bonds_changed}", highlight=False)
+    if json_out:
+        json_out.write_text(json.dumps(report, indent=2))
+
+
+def optimize_command(
+    model: str = typer.Argument(..., help=MODEL_HELP),
+    start: Path = typer.Argument(..., help="Start structure (last frame)."),
+    fmax: float = typer.Option(0.005, help="Stop when every force is under this (eV/Å)."),
+    steps: int = typer.Option(1000, help="Most optimiser steps."),
+    out: Path = typer.Option(Path("optimized.xyz"), "--out", "-o"),
+) -> None:
+    """Relax a structure with BFGS."""
+    import ase.io
+
+    from esml.cli.report import console
+    from esml.simulate.relax import optimise
+
+    relaxed = optimise(read_start(start), calculator_for(model), fmax, steps)
+    ase.io.write(out, relaxed, format="extxyz")
+    console.print(f"energy {relaxed.get_potential_energy():.6f} eV; wrote {out}", highlight=False)
+
+
+def vibrate_command(
+    model: str = typer.Argument(..., help=MODEL_HELP),
+    start: Path = typer.Argument(..., help="Structure (last frame); relaxed first unless --no-optimize."),
+    optimize: bool = typer.Option(True, "--optimize/--no-optimize", help="Relax to fmax 0.001 eV/Å before the finite differences."),
+    displacement: float = typer.Option(0.005, help="Finite-difference step (Å)."),
+    json_out: Path = typer.Option(None, "--json", help="Frequencies (cm⁻¹) and zero-point energy (eV) as JSON."),
+) -> None:
+    """Harmonic vibrational frequencies (cm⁻¹; imaginary modes negative)."""
+    from esml.cli.report import console
+    from esml.simulate.relax import harmonic_frequencies, optimise
+
+    calc = calculator_for(model)
+    atoms = read_start(start)
+    if optimize:
+        atoms = optimise(atoms, calc, fmax=0.001)
+    frequencies = harmonic_frequencies(atoms, calc, displacement)
+    modes = frequencies.vibrational(atoms)
+    console.print("frequencies (cm⁻¹): " + " ".join(f"{w:.1f}" for w in modes), highlight=False)
+    console.print(f"zero-point energy {frequencies.zero_point_energy:.4f} eV", highlight=False)
+    if json_out:
+        json_out.write_text(json.dumps({"model": model, "frequencies_cm1": modes.tolist(),
+                                        "zero_point_energy_eV": frequencies.zero_point_energy}, indent=2))

@@ -1,0 +1,119 @@
+"""``esml train``: a potential from labeled frames (file or store dataset)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+
+import typer
+
+from esml.errors import EsmlError
+
+MODEL_ALIASES = {"ani": "ani", "painn": "painn", "equivariant": "painn"}
+
+
+def train_command(
+    model: str = typer.Option("ani", "--model", help="ani (ANI-style HDNNP) or equivariant (PaiNN)."),
+    data: Path = typer.Option(None, "--data", help="Labeled frames (extxyz with energy and forces); info['split'] = train/valid/test is honoured."),
+    db: str = typer.Option(None, "--db", help="Store to read --dataset from (SQLite path or PostgreSQL URL)."),
+    dataset: str = typer.Option(None, "--dataset", help="A store dataset with stored train/valid/test splits."),
+    out: Path = typer.Option(Path("model.pt"), "--out", "-o", help="Where the model goes; OUT.ckpt is the checkpoint."),
+    ensemble: int = typer.Option(1, "--ensemble", min=1, help="Members trained in parallel processes (seeds seed, seed+1, ...)."),
+    epochs: int = typer.Option(1000, "--epochs", min=1, help="Most passes over the training frames."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    learning_rate: float = typer.Option(None, "--lr", help="Initial AdamW step; default 1e-3 (ani), 5e-4 (equivariant)."),
+    energy_weight: float = typer.Option(1.0, help="Weight of the energy-per-atom MSE."),
+    force_weight: float = typer.Option(10.0, help="Weight of the force MSE; 0 trains on energies only."),
+    patience: int = typer.Option(40, help="Stop after this many epochs without a better validation loss."),
+    valid_fraction: float = typer.Option(0.05, help="Share of training frames held out for validation when the data has no 'valid' split."),
+    max_minutes: float = typer.Option(None, help="Wall-clock budget; the best model so far is kept."),
+    seed: int = typer.Option(0),
+    option: list[str] = typer.Option([], "--option", help="Model setting KEY=VALUE, e.g. features=64 layers=2 (equivariant) or hidden='{\"1\": [64, 32]}' (ani)."),
+    threads: int = typer.Option(None, help="Torch threads (default: all cores)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from OUT.ckpt after an interruption."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Train an ANI-style or equivariant potential on energies and forces."""
+    import torch
+
+    from esml.cli.report import console, live_progress
+    from esml.potentials.files import FAMILIES
+    from esml.training.loop import TrainConfig
+    from esml.training.run import FAMILY_LEARNING_RATES, train_ensemble, train_potential
+
+    kind = MODEL_ALIASES.get(model.lower())
+    if kind is None:
+        raise EsmlError(f"unknown model {model!r}; use ani or equivariant")
+    options = parse_options(option, FAMILIES[kind])
+    splits = load_splits(data, db, dataset, valid_fraction, seed)
+    if threads:
+        torch.set_num_threads(threads)
+    config = TrainConfig(
+        energy_weight=energy_weight, force_weight=force_weight,
+        learning_rate=learning_rate or FAMILY_LEARNING_RATES[kind], batch_size=batch_size, max_epochs=epochs,
+        patience=patience, max_minutes=max_minutes, seed=seed,
+    )
+    if not quiet:
+        console.print(f"{kind}: {len(splits.train)} training, {len(splits.valid)} validation, {len(splits.test)} test frames", highlight=False)
+    if ensemble > 1:
+        result = train_ensemble(kind, splits, out, config, ensemble, options, resume=resume,
+                                on_member=None if quiet else lambda k, r: console.print(member_line(k, r), highlight=False))
+    else:
+        with live_progress(epochs, "training", quiet) as show:
+            result = train_potential(kind, splits, out, config, options, resume=resume,
+                                     on_epoch=lambda log: show(log.epoch, describe_epoch(log)))
+    if not quiet:
+        console.print(errors_table([("validation", result.valid), ("test", result.test)], "Errors of the trained model"))
+        console.print(f"wrote {out}", highlight=False)
+
+
+def load_splits(data, db, dataset, valid_fraction: float, seed: int):
+    from esml.training.data import carve_validation, read_frames, split_frames, store_splits
+
+    if (data is None) == (dataset is None):
+        raise EsmlError("give either --data FILE or --dataset NAME (with --db for a store other than the default)")
+    if data is not None:
+        return split_frames(read_frames(data), valid_fraction, seed)
+    return carve_validation(store_splits(db, dataset), valid_fraction, seed)
+
+
+def parse_options(pairs: list[str], family) -> dict:
+    """KEY=VALUE pairs (VALUE as JSON, else text) checked against the family's constructor."""
+    allowed = set(inspect.signature(family.__init__).parameters) - {"self", "species", "self_energies", "energy_scale"}
+    options = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or key not in allowed:
+            raise EsmlError(f"model option {pair!r} is not KEY=VALUE with KEY one of {', '.join(sorted(allowed))}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+def member_line(index: int, result) -> str:
+    force = result.valid.get("force_mae")
+    return f"member {index}: validation energy MAE {1000 * result.valid['energy_mae']:.2f} meV/atom" + (
+        f", force MAE {1000 * force:.1f} meV/Å" if force is not None else "")
+
+
+def describe_epoch(log) -> str:
+    force = "" if log.valid_force_mae is None else f" F {1000 * log.valid_force_mae:.1f} meV/Å"
+    return f"loss {log.train_loss:.4g} | valid E {1000 * log.valid_energy_mae:.2f} meV/atom{force} | lr {log.learning_rate:.1e}"
+
+
+def errors_table(rows: list[tuple[str, dict | None]], title: str):
+    """One row per (name, error metrics); rows without metrics are left out."""
+    from rich.table import Table
+
+    keys = ("energy_mae", "energy_rmse", "energy_mae_per_structure", "force_mae", "force_rmse")
+    table = Table(title=title)
+    for column in ("set", "frames", "E MAE meV/atom", "E RMSE meV/atom", "E MAE meV/structure", "F MAE meV/Å", "F RMSE meV/Å"):
+        table.add_column(column, justify="left" if column == "set" else "right")
+    for name, metrics in rows:
+        if metrics:
+            cells = [f"{1000 * metrics[key]:.2f}" if key in metrics else "-" for key in keys]
+            table.add_row(name, str(metrics["n_structures"]), *cells)
+    return table

@@ -1,0 +1,115 @@
+"""The `Potential` protocol: energies of structures, with forces and stress by autograd.
+
+Every model family (ANI, PaiNN, ensembles of either) is an ``nn.Module`` that maps an
+:class:`~esml.potentials.graph.AtomicGraph` to energies of shape ``(n_members, n_structures)``
+in eV; a single model has one member. A family implements only :meth:`Potential.atomic_energies`;
+the per-element reference energies, the output scale and the float64 sum are shared here, as is
+the error for an element the model never saw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar, NamedTuple
+
+import torch
+from ase.data import chemical_symbols
+from torch import nn
+
+from esml.errors import StructureError
+from esml.potentials.graph import AtomicGraph
+
+
+class Potential(nn.Module):
+    """Base of every model; ``config()`` returns the constructor arguments that rebuild it."""
+
+    kind: ClassVar[str] = ""
+    cutoff: float
+
+    def __init__(self, species: Sequence[int], self_energies: Sequence[float] | None = None, energy_scale: float = 1.0):
+        super().__init__()
+        self.species = sorted(int(z) for z in species)
+        table = torch.full((len(chemical_symbols),), -1, dtype=torch.int64)
+        table[self.species] = torch.arange(len(self.species))
+        self.register_buffer("species_table", table, persistent=False)
+        # float64: total energies of molecules are thousands of eV; their differences are meV
+        energies = torch.zeros(len(self.species), dtype=torch.float64) if self_energies is None else torch.as_tensor(self_energies, dtype=torch.float64)
+        self.register_buffer("self_energies", energies)
+        self.register_buffer("energy_scale", torch.tensor(float(energy_scale), dtype=torch.float64))
+
+    @property
+    def n_members(self) -> int:
+        return 1
+
+    def config(self) -> dict:
+        return {"species": self.species, "energy_scale": float(self.energy_scale)}
+
+    def species_of(self, numbers: torch.Tensor) -> torch.Tensor:
+        """Index of each atom's element in ``self.species``; an unknown element is an error, never a zero."""
+        index = self.species_table[numbers]
+        if bool((index < 0).any()):
+            unknown = sorted({chemical_symbols[z] for z in numbers[index < 0].tolist()})
+            known = ", ".join(chemical_symbols[z] for z in self.species)
+            raise StructureError(f"this model was not trained on {', '.join(unknown)} (it knows {known}); train it on data with these elements")
+        return index
+
+    def atomic_energies(self, graph: AtomicGraph, species: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+        """Scaled-down energy of each atom (n_members, n_atoms) from the edge vectors (n_edges, 3) Å."""
+        raise NotImplementedError
+
+    def forward(self, graph: AtomicGraph, positions: torch.Tensor | None = None, cell: torch.Tensor | None = None) -> torch.Tensor:
+        """Energies (n_members, n_structures) float64 eV; ``positions``/``cell`` replace the graph's (strain for stress)."""
+        species = self.species_of(graph.numbers)
+        atomic = self.atomic_energies(graph, species, graph.edge_vectors(positions, cell))
+        per_atom = atomic.double() * self.energy_scale + self.self_energies[species]
+        total = per_atom.new_zeros(per_atom.shape[0], graph.n_structures)
+        return total.index_add(1, graph.structure, per_atom)
+
+    @classmethod
+    def stack(cls, members: Sequence[Potential]) -> Potential:
+        """One potential that evaluates all ``members``; families that can batch members override this."""
+        from esml.potentials.ensemble import Ensemble
+
+        return Ensemble(members)
+
+
+class Prediction(NamedTuple):
+    """energy (n_members, n_structures) eV; forces (n_members or 1, n_atoms, 3) eV/Å, the mean's
+    forces unless per-member forces were asked; stress (n_structures, 3, 3) eV/Å³ (ASE's sign) or None."""
+
+    energy: torch.Tensor
+    forces: torch.Tensor | None
+    stress: torch.Tensor | None
+
+
+def predict(
+    potential: Potential,
+    graph: AtomicGraph,
+    *,
+    forces: bool = True,
+    stress: bool = False,
+    member_forces: bool = False,
+    create_graph: bool = False,
+) -> Prediction:
+    """Energies, forces ``-dE/dr`` and stress ``(1/V) dE/dε`` by autograd."""
+    leaf = graph.positions.detach().requires_grad_(forces)
+    strain = torch.zeros_like(graph.cell, requires_grad=stress)
+    positions, cell = leaf, graph.cell
+    if stress:  # a homogeneous strain of every structure: r -> r (1 + ε), cell -> cell (1 + ε)
+        positions = leaf + torch.einsum("ai,aij->aj", leaf, strain[graph.structure])
+        cell = graph.cell + graph.cell @ strain
+    energy = potential(graph, positions, cell)
+    if not (forces or stress):
+        return Prediction(energy, None, None)
+    inputs = [t for t, wanted in ((leaf, forces), (strain, stress)) if wanted]
+    if member_forces and energy.shape[0] > 1:
+        eye = torch.eye(energy.shape[0], dtype=energy.dtype)
+        grads = torch.autograd.grad(energy.sum(1), inputs, grad_outputs=eye, is_grads_batched=True, create_graph=create_graph)
+    else:
+        grads = [g.unsqueeze(0) for g in torch.autograd.grad(energy.mean(0).sum(), inputs, create_graph=create_graph)]
+    force_grad = grads[0] if forces else None
+    stress_out = None
+    if stress:
+        volume = torch.linalg.det(graph.cell).abs()
+        stress_out = grads[-1].mean(0) / volume[:, None, None]
+    return Prediction(energy, None if force_grad is None else -force_grad, stress_out)

@@ -1,0 +1,37 @@
+"""An ensemble of any potentials: members evaluated one after another, energies stacked.
+
+Its spread is the uncertainty the active learner uses. ANI ensembles do better: they are
+fused into one batched model by :meth:`esml.potentials.ani.ANIPotential.stack`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from esml.potentials.base import Potential
+from esml.potentials.graph import AtomicGraph
+
+
+class Ensemble(Potential):
+    kind = "ensemble"
+
+    def __init__(self, members: Sequence[Potential]):
+        species = sorted({z for member in members for z in member.species})
+        if any(member.species != species for member in members):
+            raise ValueError("ensemble members must know the same elements")
+        super().__init__(species)
+        self.members = nn.ModuleList(members)
+        self.cutoff = max(member.cutoff for member in members)
+
+    @property
+    def n_members(self) -> int:
+        return sum(member.n_members for member in self.members)
+
+    def config(self) -> dict:
+        return {"members": [{"kind": m.kind, "config": m.config()} for m in self.members]}
+
+    def forward(self, graph: AtomicGraph, positions: torch.Tensor | None = None, cell: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.cat([member(graph, positions, cell) for member in self.members])

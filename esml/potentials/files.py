@@ -1,0 +1,56 @@
+"""Saving and loading potentials: one ``.pt`` file holds the family, its configuration,
+its weights and what the training recorded; nothing in it is executed on load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from esml import __version__
+from esml.errors import EsmlError
+from esml.potentials.ani import ANIPotential
+from esml.potentials.base import Potential
+from esml.potentials.ensemble import Ensemble
+from esml.potentials.painn import PaiNNPotential
+
+FAMILIES: dict[str, type[Potential]] = {"ani": ANIPotential, "painn": PaiNNPotential}
+
+
+def build(kind: str, config: dict) -> Potential:
+    if kind == "ensemble":
+        return Ensemble([build(member["kind"], member["config"]) for member in config["members"]])
+    if kind not in FAMILIES:
+        raise EsmlError(f"unknown model family {kind!r}; choose one of {', '.join(FAMILIES)}")
+    return FAMILIES[kind](**config)
+
+
+def save(potential: Potential, path: str | Path, metadata: dict | None = None) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"kind": potential.kind, "config": potential.config(), "state": potential.state_dict(),
+               "metadata": metadata or {}, "esml_version": __version__}
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(payload, temporary)
+    temporary.replace(path)  # a crash while saving never leaves half a model behind
+
+
+def read_payload(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise EsmlError(f"{path}: no such model file; train one with `esml train`")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for files it cannot read
+        raise EsmlError(f"{path}: not an esml model file ({type(error).__name__}); give a file written by `esml train`") from None
+
+
+def load(path: str | Path) -> Potential:
+    payload = read_payload(path)
+    potential = build(payload["kind"], payload["config"])
+    potential.load_state_dict(payload["state"])
+    return potential.eval()
+
+
+def metadata(path: str | Path) -> dict:
+    return read_payload(path)["metadata"]

@@ -1,0 +1,146 @@
+"""Labeled frames for training: read, checked, split, and turned into batches of graphs.
+
+Frames come from a structure file (extxyz with energies and forces; a frame's
+``info['split']`` of 'train', 'valid' or 'test' is honoured) or from a store dataset with its
+stored splits. A validation split that is not given is carved from the training frames with
+the seed, and its frame indices are kept with the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from ase import Atoms
+
+from esml.errors import EsmlError
+from esml.potentials.graph import AtomicGraph, atoms_to_graph, batch_graphs
+from esml.structures import describe
+
+SPLITS = ("train", "valid", "test")
+_SPLIT_ALIASES = {"train": "train", "training": "train", "valid": "valid", "validation": "valid", "val": "valid", "test": "test"}
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: list[Atoms]
+    valid: list[Atoms]
+    test: list[Atoms]
+
+
+def read_frames(path: str | Path) -> list[Atoms]:
+    from esml.structures import read_structures
+
+    return read_structures(path)
+
+
+def store_splits(db: str | None, dataset: str) -> dict[str, list[Atoms]]:
+    """A store dataset's frames by their stored split."""
+    from esml.data import open_store, query
+    from esml.data.query import SPLITS as STORE_SPLITS
+
+    store = open_store(db)
+    return {_SPLIT_ALIASES[split]: query(store, dataset=dataset, split=split) for split in STORE_SPLITS}
+
+
+def split_frames(frames: Sequence[Atoms], valid_fraction: float, seed: int) -> Splits:
+    """Frames by ``info['split']``; without a 'valid' split, ``valid_fraction`` of 'train' is drawn with ``seed``."""
+    by_split: dict[str, list[Atoms]] = {split: [] for split in SPLITS}
+    for index, atoms in enumerate(frames):
+        name = str(atoms.info.get("split", "train")).lower()
+        if name not in _SPLIT_ALIASES:
+            raise EsmlError(f"{describe(atoms, index)}: split {name!r} is not one of train, valid, test")
+        by_split[_SPLIT_ALIASES[name]].append(atoms)
+    return carve_validation(by_split, valid_fraction, seed)
+
+
+def carve_validation(by_split: dict[str, list[Atoms]], valid_fraction: float, seed: int) -> Splits:
+    train, valid = list(by_split["train"]), list(by_split["valid"])
+    if not valid and len(train) > 1:
+        n_valid = max(1, round(valid_fraction * len(train)))
+        chosen = set(np.random.default_rng(seed).permutation(len(train))[:n_valid].tolist())
+        valid = [atoms for index, atoms in enumerate(train) if index in chosen]
+        train = [atoms for index, atoms in enumerate(train) if index not in chosen]
+    if not train:
+        raise EsmlError("no training frames: the data is empty or every frame is in the 'valid'/'test' split")
+    return Splits(train, valid, list(by_split["test"]))
+
+
+def check_labels(frames: Sequence[Atoms], forces: bool, what: str = "the data") -> None:
+    """Every frame has an energy, and forces when the force loss is on."""
+    for index, atoms in enumerate(frames):
+        results = atoms.calc.results if atoms.calc is not None else {}
+        if "energy" not in results:
+            raise EsmlError(f"{what}: {describe(atoms, index)} has no energy; label the frames first (`esml label`)")
+        if forces and "forces" not in results:
+            raise EsmlError(f"{what}: {describe(atoms, index)} has no forces; label with forces or train with --force-weight 0")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """graph: the frames joined; energy (n_structures,) float64 eV; forces (n_atoms, 3) eV/Å or None."""
+
+    graph: AtomicGraph
+    energy: torch.Tensor
+    forces: torch.Tensor | None
+
+
+class GraphSet:
+    """Frames held as graphs (neighbour lists computed once) with their labels."""
+
+    def __init__(self, frames: Sequence[Atoms], cutoff: float, forces: bool = True, dtype: torch.dtype = torch.float32):
+        self.graphs = [atoms_to_graph(atoms, cutoff, dtype, describe(atoms, index)) for index, atoms in enumerate(frames)]
+        self.energy = torch.tensor([atoms.get_potential_energy() for atoms in frames], dtype=torch.float64)
+        self.forces = [torch.as_tensor(atoms.get_forces(), dtype=dtype) for atoms in frames] if forces else None
+
+    def __len__(self) -> int:
+        return len(self.graphs)
+
+    def batch(self, indices: Sequence[int]) -> Batch:
+        return Batch(
+            batch_graphs([self.graphs[i] for i in indices]),
+            self.energy[list(indices)],
+            torch.cat([self.forces[i] for i in indices]) if self.forces is not None else None,
+        )
+
+    def batches(self, batch_size: int, generator: torch.Generator | None = None) -> Iterator[Batch]:
+        """Shuffled batches when a generator is given, in order otherwise."""
+        order = torch.randperm(len(self), generator=generator).tolist() if generator is not None else list(range(len(self)))
+        for start in range(0, len(order), batch_size):
+            yield self.batch(order[start:start + batch_size])
+
+
+def element_counts(frames: Sequence[Atoms], species: Sequence[int]) -> np.ndarray:
+    """(n_frames, n_species) how many atoms of each element each frame has."""
+    column = {z: k for k, z in enumerate(species)}
+    counts = np.zeros((len(frames), len(species)))
+    for row, atoms in enumerate(frames):
+        for z in atoms.numbers:
+            counts[row, column[int(z)]] += 1
+    return counts
+
+
+def fit_self_energies(frames: Sequence[Atoms], species: Sequence[int]) -> np.ndarray:
+    """Per-element energies (eV) by least squares, E ≈ Σ_elements n_e ε_e; the model learns the rest.
+
+    With one composition the system is underdetermined and the minimum-norm solution is taken,
+    which still leaves a residual of mean zero.
+    """
+    energies = np.array([atoms.get_potential_energy() for atoms in frames])
+    solution, *_ = np.linalg.lstsq(element_counts(frames, species), energies, rcond=None)
+    return solution
+
+
+def force_scale(frames: Sequence[Atoms], self_energies: np.ndarray, species: Sequence[int]) -> float:
+    """Typical size of what the network must learn: RMS force component (eV/Å), or of the residual energy per atom."""
+    forces = [atoms.calc.results.get("forces") for atoms in frames]
+    if all(f is not None for f in forces):
+        rms = float(np.sqrt(np.mean(np.concatenate([np.ravel(f) for f in forces]) ** 2)))
+        if rms > 0:
+            return rms
+    residual = np.array([atoms.get_potential_energy() for atoms in frames]) - element_counts(frames, species) @ self_energies
+    n_atoms = np.array([len(atoms) for atoms in frames])
+    return float(np.std(residual / n_atoms)) or 1.0

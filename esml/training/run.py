@@ -1,0 +1,109 @@
+"""From labeled frames to a saved potential: one model, or an ensemble trained in parallel processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+
+from esml.potentials.base import Potential
+from esml.potentials.files import FAMILIES, load, save
+from esml.training.data import GraphSet, Splits, check_labels, fit_self_energies, force_scale
+from esml.training.loop import EpochLog, TrainConfig, evaluate_set, fit
+
+#: Family defaults that differ from TrainConfig's: PaiNN wants a smaller step.
+FAMILY_LEARNING_RATES = {"ani": 1e-3, "painn": 5e-4}
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    path: Path
+    epochs: int
+    valid: dict  # error metrics on the validation frames
+    test: dict | None  # on the test frames, if there were any
+
+
+def new_potential(kind: str, splits: Splits, options: dict, seed: int) -> Potential:
+    """A fresh model whose reference energies and output scale come from the training frames."""
+    species = sorted({int(z) for atoms in splits.train + splits.valid + splits.test for z in atoms.numbers})
+    self_energies = fit_self_energies(splits.train, species)
+    torch.manual_seed(seed)
+    return FAMILIES[kind](species, **options, self_energies=self_energies.tolist(),
+                          energy_scale=force_scale(splits.train, self_energies, species))
+
+
+def train_potential(
+    kind: str,
+    splits: Splits,
+    out: Path,
+    config: TrainConfig,
+    options: dict | None = None,
+    on_epoch: Callable[[EpochLog], None] | None = None,
+    resume: bool = False,
+    initial: Potential | None = None,
+) -> TrainResult:
+    """Train one model and save it to ``out``; the checkpoint ``out.ckpt`` lets ``resume`` continue.
+
+    ``initial`` warm-starts from an existing model of the same family (active learning).
+    """
+    use_forces = config.force_weight > 0
+    check_labels(splits.train + splits.valid + splits.test, use_forces)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    potential = initial if initial is not None else new_potential(kind, splits, options or {}, config.seed)
+    potential.requires_grad_(True)
+    checkpoint = out.with_name(out.name + ".ckpt")
+    if checkpoint.exists() and not resume:
+        checkpoint.unlink()  # a fresh run never continues from someone else's state
+    train = GraphSet(splits.train, potential.cutoff, forces=use_forces)
+    valid = GraphSet(splits.valid or splits.train, potential.cutoff, forces=use_forces)
+    history = fit(potential, train, valid, config, checkpoint, on_epoch)
+    valid_metrics = evaluate_set(potential, valid, forces=use_forces)
+    test_metrics = evaluate_set(potential, GraphSet(splits.test, potential.cutoff, use_forces), forces=use_forces) if splits.test else None
+    save(potential, out, {"train_config": asdict(config), "n_train": len(splits.train), "n_valid": len(splits.valid),
+                          "history": [asdict(h) for h in history], "valid": valid_metrics, "test": test_metrics})
+    return TrainResult(out, len(history), valid_metrics, test_metrics)
+
+
+def _train_member(arguments) -> TrainResult:
+    kind, splits, out, config, options, resume, threads = arguments
+    torch.set_num_threads(threads)
+    return train_potential(kind, splits, out, config, options, resume=resume)
+
+
+def train_ensemble(
+    kind: str,
+    splits: Splits,
+    out: Path,
+    config: TrainConfig,
+    members: int,
+    options: dict | None = None,
+    workers: int | None = None,
+    resume: bool = False,
+    on_member: Callable[[int, TrainResult], None] | None = None,
+) -> TrainResult:
+    """Train ``members`` models (seeds seed, seed+1, ...) in parallel processes and save them as one ensemble."""
+    workers = max(1, min(members, workers or os.cpu_count() or 1))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    member_paths = [out.with_name(f"{out.stem}.member{k}{out.suffix}") for k in range(members)]
+    jobs = [(kind, splits, path, replace(config, seed=config.seed + k), options, resume, threads)
+            for k, path in enumerate(member_paths)]
+    # spawn, not fork: a forked process that inherits torch's thread pools can hang
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for k, result in enumerate(pool.map(_train_member, jobs)):
+            if on_member:
+                on_member(k, result)
+    ensemble = FAMILIES[kind].stack([load(path) for path in member_paths])
+    use_forces = config.force_weight > 0
+    valid_metrics = evaluate_set(ensemble, GraphSet(splits.valid or splits.train, ensemble.cutoff, forces=use_forces), forces=use_forces)
+    test_metrics = evaluate_set(ensemble, GraphSet(splits.test, ensemble.cutoff, use_forces), forces=use_forces) if splits.test else None
+    save(ensemble, out, {"train_config": asdict(config), "members": members, "n_train": len(splits.train),
+                         "n_valid": len(splits.valid), "valid": valid_metrics, "test": test_metrics})
+    for path in member_paths:
+        path.unlink()
+        path.with_name(path.name + ".ckpt").unlink(missing_ok=True)
+    return TrainResult(out, 0, valid_metrics, test_metrics)

@@ -1,0 +1,91 @@
+"""`esml train | evaluate | md | optimize | vibrate` end to end, as a user runs them."""
+
+import json
+import re
+
+import ase.io
+import numpy as np
+from ase.build import molecule
+
+from test_cli import assert_one_line_error, esml
+
+TINY = ["--option", 'hidden={"1": [16, 8], "6": [16, 8], "8": [16, 8]}']
+
+
+def test_train_then_evaluate_then_run_md_with_the_model(ethanol_file, tmp_path):
+    model = tmp_path / "model.pt"
+    run = esml("train", "--model", "ani", "--data", ethanol_file, "--out", model, "--epochs", "3", "--batch-size", "4", *TINY)
+    assert run.returncode == 0, run.stderr
+    assert "test" in run.stderr and model.exists()
+
+    metrics_path = tmp_path / "metrics.json"
+    run = esml("evaluate", model, ethanol_file, "--split", "test", "--json", metrics_path, "--plot", tmp_path / "parity.png")
+    assert run.returncode == 0, run.stderr
+    metrics = json.loads(metrics_path.read_text())
+    assert metrics["n_structures"] == 4
+    assert {"energy_mae", "force_mae", "energy_rmse", "force_rmse"} <= set(metrics)
+    assert (tmp_path / "parity.png").read_bytes()[:4] == b"\x89PNG"
+
+    start = tmp_path / "start.xyz"
+    ase.io.write(start, molecule("CH3CH2OH"))
+    summary_path = tmp_path / "md.json"
+    run = esml("md", model, start, "--steps", "40", "--interval", "10", "--out", tmp_path / "md.xyz", "--json", summary_path)
+    assert run.returncode == 0, run.stderr
+    assert len(ase.io.read(tmp_path / "md.xyz", ":")) == 4
+    assert json.loads(summary_path.read_text())["frames"] == 4
+
+
+def test_an_ensemble_trains_in_parallel_and_is_one_file(ethanol_file, tmp_path):
+    run = esml("train", "--data", ethanol_file, "--out", tmp_path / "ens.pt", "--ensemble", "2", "--epochs", "1", *TINY)
+    assert run.returncode == 0, run.stderr
+    assert "member 1" in run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ens.pt"]
+
+
+def test_vibrate_and_optimize_with_a_reference_method(tmp_path):
+    start = tmp_path / "water.xyz"
+    ase.io.write(start, molecule("H2O"))
+    out = tmp_path / "freq.json"
+    run = esml("vibrate", "gfn2-xtb", start, "--json", out)
+    assert run.returncode == 0, run.stderr
+    frequencies = json.loads(out.read_text())["frequencies_cm1"]
+    np.testing.assert_allclose(frequencies, [1539, 3642, 3651], atol=3)  # GFN2-xTB's water
+    run = esml("optimize", "gfn2-xtb", start, "--out", tmp_path / "opt.xyz")
+    assert run.returncode == 0, run.stderr
+    assert np.abs(ase.io.read(tmp_path / "opt.xyz").get_forces()).max() < 0.005
+
+
+def test_nve_md_with_xtb_conserves_energy(tmp_path):
+    start = tmp_path / "ethanol.xyz"
+    ase.io.write(start, molecule("CH3CH2OH"))
+    out = tmp_path / "nve.json"
+    run = esml("md", "gfn2-xtb", start, "--ensemble", "nve", "--steps", "400", "--timestep", "0.25", "--out", tmp_path / "nve.xyz", "--json", out, "-q")
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(out.read_text())
+    assert abs(summary["drift_meV_per_atom_per_ps"]) < 5 and summary["bonds_changed"] == 0
+
+
+def test_bad_input_to_the_potential_commands_is_one_line(ethanol_file, tmp_path):
+    assert_one_line_error(esml("train", "--model", "schnet", "--data", ethanol_file), "unknown model")
+    assert_one_line_error(esml("train", "--out", tmp_path / "m.pt"), "--data")
+    assert_one_line_error(esml("train", "--data", ethanol_file, "--option", "depth=3"), "model option")
+    assert_one_line_error(esml("evaluate", tmp_path / "missing.pt", ethanol_file), "no such model file")
+    assert_one_line_error(esml("md", tmp_path / "missing.pt", ethanol_file), "no such model file")
+    assert_one_line_error(esml("md", "gfn2-xtb", ethanol_file, "--thermostat", "berendsen"), "unknown thermostat")
+    chloro = tmp_path / "chloro.xyz"
+    ase.io.write(chloro, molecule("CH3Cl"))
+    model = tmp_path / "m.pt"
+    assert esml("train", "--data", ethanol_file, "--out", model, "--epochs", "1", *TINY).returncode == 0
+    assert_one_line_error(esml("md", model, chloro, "--steps", "10"), "not trained on Cl")
+
+
+def test_train_from_a_store_dataset_uses_its_stored_splits(ethanol_file, tmp_path):
+    db = tmp_path / "store.db"
+    assert esml("ingest", ethanol_file, "--db", db).returncode == 0
+    run = esml("datasets", "create", "ethanol", "--db", db, "--filter", 'elements HAS "C"', "--fractions", "0.7,0.1,0.2")
+    assert run.returncode == 0, run.stderr
+    run = esml("train", "--db", db, "--dataset", "ethanol", "--out", tmp_path / "m.pt", "--epochs", "1", *TINY)
+    assert run.returncode == 0, run.stderr
+    counts = re.search(r"(\d+) training, (\d+) validation, (\d+) test frames", run.stderr)
+    n_train, n_valid, n_test = map(int, counts.groups())
+    assert n_train + n_valid + n_test == 24 and n_valid > 0 and n_test > 0

@@ -1,0 +1,147 @@
+"""Physics of every potential: forces are gradients, energies are invariant, cells are extensive."""
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.build import bulk, molecule
+from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
+
+from esml.calculator import PotentialCalculator
+from esml.errors import StructureError
+from esml.potentials import ANIPotential, PaiNNPotential, load, save
+
+SMALL = {"ani": dict(hidden={1: [16, 8], 6: [16, 8], 8: [16, 8], 14: [16, 8]}), "painn": dict(features=16, layers=2)}
+
+
+def make(kind: str, species=(1, 6, 8), seed: int = 0, **extra):
+    torch.manual_seed(seed)
+    potential = {"ani": ANIPotential, "painn": PaiNNPotential}[kind](list(species), **SMALL[kind], **extra)
+    for parameter in potential.parameters():  # untrained output layers are zero; give every weight a value
+        torch.nn.init.normal_(parameter, std=0.1)
+    return potential
+
+
+def float64_calculator(potential):
+    return PotentialCalculator(potential, dtype=torch.float64)
+
+
+@pytest.fixture
+def ethanol():
+    atoms = molecule("CH3CH2OH")
+    atoms.rattle(0.05, seed=1)
+    return atoms
+
+
+KINDS = ["ani", "painn"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_forces_are_the_negative_gradient_of_the_energy(kind, ethanol):
+    ethanol.calc = float64_calculator(make(kind))
+    forces = ethanol.get_forces()
+    assert np.abs(forces).max() > 1e-3
+    np.testing.assert_allclose(forces, calculate_numerical_forces(ethanol, 1e-4), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_energy_is_invariant_under_rotation_translation_and_permutation(kind, ethanol):
+    calc = float64_calculator(make(kind))
+    ethanol.calc = calc
+    energy, forces = ethanol.get_potential_energy(), ethanol.get_forces()
+    moved = ethanol.copy()
+    moved.rotate(73, (1, -2, 0.5), center="COM")
+    moved.translate((3.0, -1.0, 7.0))
+    moved.calc = calc
+    assert moved.get_potential_energy() == pytest.approx(energy, abs=1e-10)
+    rotation = np.linalg.lstsq(ethanol.positions - ethanol.positions.mean(0), moved.positions - moved.positions.mean(0), rcond=None)[0]
+    np.testing.assert_allclose(moved.get_forces(), forces @ rotation, atol=1e-8)  # forces rotate with the molecule
+    order = np.random.default_rng(3).permutation(len(ethanol))
+    shuffled = ethanol[order]
+    shuffled.calc = calc
+    assert shuffled.get_potential_energy() == pytest.approx(energy, abs=1e-10)
+    np.testing.assert_allclose(shuffled.get_forces(), forces[order], atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_cell_and_its_supercell_have_the_same_energy_per_atom_and_stress(kind):
+    silicon = bulk("Si", "diamond", a=5.43)
+    silicon.rattle(0.05, seed=2)
+    silicon.calc = float64_calculator(make(kind, species=(14,)))
+    supercell = silicon.repeat((2, 2, 2))
+    supercell.calc = silicon.calc
+    assert abs(silicon.get_potential_energy() / 2 - supercell.get_potential_energy() / 16) < 1e-6
+    np.testing.assert_allclose(supercell.get_stress(), silicon.get_stress(), atol=1e-8)
+    np.testing.assert_allclose(silicon.get_stress(), calculate_numerical_stress(silicon, 1e-5), atol=1e-7)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_save_then_load_predicts_the_same(kind, ethanol, tmp_path):
+    potential = make(kind, self_energies=[-13.6, -1029.0, -2041.0], energy_scale=0.7)
+    save(potential, tmp_path / "model.pt")
+    ethanol.calc = PotentialCalculator(potential)
+    copy = ethanol.copy()
+    copy.calc = PotentialCalculator(load(tmp_path / "model.pt"))
+    assert copy.get_potential_energy() == ethanol.get_potential_energy()
+    np.testing.assert_array_equal(copy.get_forces(), ethanol.get_forces())
+
+
+def test_ani_ensemble_is_the_mean_of_its_members_and_reports_their_spread(ethanol):
+    members = [make("ani", seed=k) for k in range(3)]
+    stacked = ANIPotential.stack(members)
+    ethanol.calc = PotentialCalculator(stacked, dtype=torch.float64)
+    energies, forces = [], []
+    for member in members:
+        ethanol.calc = float64_calculator(member)
+        energies.append(ethanol.get_potential_energy())
+        forces.append(ethanol.get_forces())
+    ethanol.calc = float64_calculator(stacked)
+    assert ethanol.get_potential_energy() == pytest.approx(np.mean(energies), abs=1e-9)
+    assert ethanol.calc.get_property("energy_std", ethanol) == pytest.approx(np.std(energies, ddof=1), abs=1e-9)
+    np.testing.assert_allclose(ethanol.get_forces(), np.mean(forces, axis=0), atol=1e-9)
+    np.testing.assert_allclose(ethanol.calc.get_property("forces_std", ethanol), np.std(forces, axis=0, ddof=1), atol=1e-9)
+
+
+def test_generic_ensemble_of_painn_models_matches_its_members(ethanol, tmp_path):
+    members = [make("painn", seed=k) for k in range(2)]
+    ensemble = PaiNNPotential.stack(members)
+    save(ensemble, tmp_path / "ensemble.pt")
+    loaded = load(tmp_path / "ensemble.pt")
+    assert loaded.n_members == 2
+    ethanol.calc = float64_calculator(loaded)
+    energy = ethanol.get_potential_energy()
+    expected = []
+    for member in members:
+        copy = ethanol.copy()
+        copy.calc = float64_calculator(member)
+        expected.append(copy.get_potential_energy())
+    assert energy == pytest.approx(np.mean(expected), abs=1e-9)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_element_the_model_never_saw_is_an_error_naming_it(kind):
+    atoms = molecule("CH3Cl")
+    atoms.calc = PotentialCalculator(make(kind))
+    with pytest.raises(StructureError, match="not trained on Cl"):
+        atoms.get_potential_energy()
+
+
+def test_overlapping_atoms_and_nan_positions_are_refused():
+    calc = PotentialCalculator(make("ani"))
+    overlapping = Atoms("OH2", positions=[(0, 0, 0), (0.1, 0, 0), (0, 0.96, 0)])
+    overlapping.calc = calc
+    with pytest.raises(StructureError, match="atoms 0 and 1 overlap"):
+        overlapping.get_potential_energy()
+    broken = molecule("H2O")
+    broken.positions[1, 0] = np.nan
+    broken.calc = calc
+    with pytest.raises(StructureError, match="NaN"):
+        broken.get_potential_energy()
+
+
+def test_stress_of_a_molecule_is_not_implemented(ethanol):
+    from ase.calculators.calculator import PropertyNotImplementedError
+
+    ethanol.calc = PotentialCalculator(make("ani"))
+    with pytest.raises(PropertyNotImplementedError):
+        ethanol.get_stress()

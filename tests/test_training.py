@@ -1,0 +1,82 @@
+"""Training: it learns, it is reproducible with a seed, it resumes exactly, and it refuses bad data."""
+
+import numpy as np
+import pytest
+import torch
+from ase.build import molecule
+
+from esml.errors import EsmlError
+from esml.potentials import load
+from esml.training.data import split_frames
+from esml.training.loop import TrainConfig
+from esml.training.run import train_ensemble, train_potential
+
+TINY = {"ani": {"hidden": {1: [16, 8], 6: [16, 8], 8: [16, 8]}}, "painn": {"features": 16, "layers": 2}}
+
+
+def splits_of(frames):
+    return split_frames(frames, valid_fraction=0.2, seed=0)
+
+
+def weights(path):
+    return {k: v.clone() for k, v in load(path).state_dict().items()}
+
+
+@pytest.mark.parametrize("kind", ["ani", "painn"])
+def test_training_lowers_the_force_error_and_reports_test_metrics(kind, ethanol_frames, tmp_path):
+    result = train_potential(kind, splits_of(ethanol_frames), tmp_path / "m.pt",
+                             TrainConfig(max_epochs=25, batch_size=4, learning_rate=3e-3), TINY[kind])
+    history = load(tmp_path / "m.pt")  # the file loads and carries its record
+    assert history.n_members == 1
+    from esml.potentials.files import metadata
+
+    record = metadata(tmp_path / "m.pt")
+    first = record["history"][0]["valid_force_mae"]
+    assert result.valid["force_mae"] < 0.7 * first
+    assert result.test["n_structures"] == 4 and result.test["force_mae"] > 0
+
+
+def test_the_same_seed_gives_the_same_model(ethanol_frames, tmp_path):
+    config = TrainConfig(max_epochs=2, batch_size=4, seed=5)
+    for name in ("a.pt", "b.pt"):
+        train_potential("ani", splits_of(ethanol_frames), tmp_path / name, config, TINY["ani"])
+    first, second = weights(tmp_path / "a.pt"), weights(tmp_path / "b.pt")
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    train_potential("ani", splits_of(ethanol_frames), tmp_path / "c.pt", TrainConfig(max_epochs=2, batch_size=4, seed=6), TINY["ani"])
+    third = weights(tmp_path / "c.pt")
+    assert not all(torch.equal(first[k], third[k]) for k in first)
+
+
+def test_an_interrupted_run_resumes_to_the_same_model(ethanol_frames, tmp_path):
+    config = TrainConfig(max_epochs=4, batch_size=4, patience=100)
+    splits = splits_of(ethanol_frames)
+    train_potential("ani", splits, tmp_path / "straight.pt", config, TINY["ani"])
+    train_potential("ani", splits, tmp_path / "resumed.pt", TrainConfig(max_epochs=2, batch_size=4, patience=100), TINY["ani"])
+    train_potential("ani", splits, tmp_path / "resumed.pt", config, TINY["ani"], resume=True)
+    straight, resumed = weights(tmp_path / "straight.pt"), weights(tmp_path / "resumed.pt")
+    assert all(torch.allclose(straight[k], resumed[k], atol=1e-6) for k in straight)
+
+
+def test_an_ensemble_is_trained_in_parallel_processes_and_saved_as_one_model(ethanol_frames, tmp_path):
+    result = train_ensemble("ani", splits_of(ethanol_frames), tmp_path / "ens.pt", TrainConfig(max_epochs=2, batch_size=4),
+                            members=2, options=TINY["ani"], workers=2)
+    ensemble = load(result.path)
+    assert ensemble.n_members == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ens.pt"]  # member files are cleaned up
+
+
+def test_bad_training_data_is_refused_with_a_clear_message(ethanol_frames, tmp_path):
+    with pytest.raises(EsmlError, match="no training frames"):
+        splits_of([])
+    unlabeled = [molecule("CH3CH2OH") for _ in range(3)]
+    with pytest.raises(EsmlError, match="has no energy"):
+        train_potential("ani", splits_of(unlabeled), tmp_path / "m.pt", TrainConfig(max_epochs=1), TINY["ani"])
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    energy_only = [atoms.copy() for atoms in ethanol_frames[:4]]
+    for atoms, source in zip(energy_only, ethanol_frames):
+        atoms.calc = SinglePointCalculator(atoms, energy=source.get_potential_energy())
+    with pytest.raises(EsmlError, match="has no forces"):
+        train_potential("ani", splits_of(energy_only), tmp_path / "m.pt", TrainConfig(max_epochs=1), TINY["ani"])
+    result = train_potential("ani", splits_of(energy_only), tmp_path / "m.pt", TrainConfig(max_epochs=1, force_weight=0), TINY["ani"])
+    assert "force_mae" not in result.valid and np.isfinite(result.valid["energy_mae"])

@@ -68,8 +68,8 @@ def md_command(
               "drift_meV_per_atom_per_ps": summary.drift_meV_per_atom_per_ps, "bonds_changed": summary.bonds_changed,
               "first_bond_change_fs": summary.first_bond_change_fs, "trajectory": str(out)}
     if not quiet:
-        console.print(f"{summary.frames} frames in {out}; mean T {summary.mean_temperature_K:.0f} K; "
-                      f"total-energy drift {summary.drift_meV_per_atom_per_ps:.3f} meV/atom/ps; "
+        drift = f"; total-energy drift {summary.drift_meV_per_atom_per_ps:.3f} meV/atom/ps" if ensemble == "nve" else ""
+        console.print(f"{summary.frames} frames in {out}; mean T {summary.mean_temperature_K:.0f} K{drift}; "
                       f"bonds changed: {summary.bonds_changed}", highlight=False)
     if json_out:
         json_out.write_text(json.dumps(report, indent=2))

@@ -31,7 +31,7 @@ def evaluate_command(
             raise EsmlError(f"{data}: no frame has split {split!r}; leave out --split or pick another")
     metrics, arrays = evaluate_frames(potential, frames)
     metrics.update(model=str(model), data=str(data), split=split)
-    plot = plot or model.with_name(f"{model.stem}-{Path(data.name).name.split('.')[0]}-parity.png")
+    plot = plot or model.with_name(f"{model.stem}-{data.name.split('.')[0]}-parity.png")
     parity_plot(arrays, metrics, plot, f"{model.name} on {data.name}")
     console.print(errors_table([(split or "all", metrics)], f"{model.name} on {data.name}"))
     console.print(f"parity plot: {plot}", highlight=False)

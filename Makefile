@@ -41,6 +41,7 @@ bench-potentials: $(STAMP) $(PEER_VENVS)
 	$(BIN)/python benchmarks/potential_accuracy.py --dataset aspirin-500K --minutes 10
 	$(BIN)/python benchmarks/potential_speed.py
 	$(BIN)/python benchmarks/potential_md.py --dataset aspirin-500K --reference gfn2-xtb
+	$(BIN)/python benchmarks/ensemble_calibration.py --members 4 --minutes 3
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -34,11 +34,11 @@ HERE = Path(__file__).parent
 MODELS = ("esml-ani", "esml-painn", "torchani", "mace")
 
 
-def train_esml(kind: str, splits, minutes: float, out: Path) -> dict:
+def train_esml(kind: str, splits, minutes: float, out: Path, options: dict) -> dict:
     config = TrainConfig(learning_rate=FAMILY_LEARNING_RATES[kind], max_epochs=100000, max_minutes=minutes, patience=100000)
     start = time.perf_counter()
-    result = train_potential(kind, splits, out, config)
-    return {"model": f"esml-{kind}", "epochs": result.epochs, "train_seconds": time.perf_counter() - start,
+    result = train_potential(kind, splits, out, config, options)
+    return {"model": f"esml-{kind}", "options": options, "epochs": result.epochs, "train_seconds": time.perf_counter() - start,
             "config": asdict(config), "test": result.test, "path": str(out)}
 
 
@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--models", nargs="*", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--option", action="append", default=[], help="KEY=JSON model option for esml's models, e.g. features=64.")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     out = args.out or HERE / "results" / f"potential_accuracy-{args.dataset}.json"
@@ -62,7 +63,10 @@ def main() -> None:
             print(f"training {model} for {args.minutes} min", flush=True)
             if model.startswith("esml-"):
                 kind = model.removeprefix("esml-")
-                results[model] = train_esml(kind, splits, args.minutes, HERE / "results" / "models" / f"{args.dataset}-{kind}.pt")
+                options = {key: json.loads(value) for key, _, value in (o.partition("=") for o in args.option)}
+                suffix = "".join(f"-{key}{value}" for key, value in options.items())
+                model = model + suffix
+                results[model] = train_esml(kind, splits, args.minutes, HERE / "results" / "models" / f"{args.dataset}-{kind}{suffix}.pt", options)
             else:
                 script = {"torchani": "torchani_train.py", "mace": "mace_train.py"}[model]
                 answer = Path(folder) / f"{model}.json"

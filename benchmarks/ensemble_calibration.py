@@ -23,7 +23,8 @@ import numpy as np
 from esml.active.calibration import coverage, fit_calibration, reliability_curve, reliability_plot
 from esml.potentials import load
 from esml.potentials.base import predict
-from esml.training.data import GraphSet, read_frames, split_frames
+from esml.structures import read_structures
+from esml.training.data import GraphSet, split_frames
 from esml.training.loop import TrainConfig
 from esml.training.run import train_ensemble
 
@@ -49,14 +50,14 @@ def main() -> None:
     parser.add_argument("--test", nargs="*", default=["aspirin-300K", "aspirin-600K"])
     parser.add_argument("--retrain", action="store_true", help="Train again even if the ensemble file exists.")
     args = parser.parse_args()
-    splits = split_frames(read_frames(HERE / "data" / f"{args.calibration}.xyz.gz"), valid_fraction=0.05, seed=0)
+    splits = split_frames(read_structures(HERE / "data" / f"{args.calibration}.xyz.gz"), valid_fraction=0.05, seed=0)
     model_path = HERE / "results" / "models" / f"{args.calibration}-ani-ensemble{args.members}.pt"
     config = TrainConfig(max_epochs=100000, patience=100000, max_minutes=args.minutes)
     if args.retrain or not model_path.exists():
         train_ensemble("ani", splits, model_path, config, args.members)
     ensemble = load(model_path)
     calibration_errors, calibration_sigma = force_errors_and_spread(ensemble, splits.test)
-    test_frames = [atoms for name in args.test for atoms in read_frames(HERE / "data" / f"{name}.xyz.gz")]
+    test_frames = [atoms for name in args.test for atoms in read_structures(HERE / "data" / f"{name}.xyz.gz")]
     errors, sigma = force_errors_and_spread(ensemble, test_frames)
     report = {"date": date.today().isoformat(), "machine": platform.machine(), "members": args.members,
               "minutes_per_member": args.minutes, "calibration_set": f"{args.calibration} test split ({len(splits.test)} frames)",

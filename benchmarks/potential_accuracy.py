@@ -26,7 +26,8 @@ import ase.io
 import torch
 
 from peer_envs import run_peer
-from esml.training.data import read_frames, split_frames
+from esml.structures import read_structures
+from esml.training.data import split_frames
 from esml.training.loop import TrainConfig
 from esml.training.run import FAMILY_LEARNING_RATES, train_potential
 
@@ -53,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     out = args.out or HERE / "results" / f"potential_accuracy-{args.dataset}.json"
     torch.set_num_threads(args.threads)
-    splits = split_frames(read_frames(HERE / "data" / f"{args.dataset}.xyz.gz"), valid_fraction=0.05, seed=0)
+    splits = split_frames(read_structures(HERE / "data" / f"{args.dataset}.xyz.gz"), valid_fraction=0.05, seed=0)
     results = json.loads(out.read_text())["results"] if out.exists() else {}
     with tempfile.TemporaryDirectory() as folder:
         files = {name: Path(folder) / f"{name}.xyz" for name in ("train", "valid", "test")}

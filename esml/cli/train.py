@@ -69,12 +69,13 @@ def train_command(
 
 
 def load_splits(data, db, dataset, valid_fraction: float, seed: int):
-    from esml.training.data import carve_validation, read_frames, split_frames, store_splits
+    from esml.structures import read_structures
+    from esml.training.data import carve_validation, split_frames, store_splits
 
     if (data is None) == (dataset is None):
         raise EsmlError("give either --data FILE or --dataset NAME (with --db for a store other than the default)")
     if data is not None:
-        return split_frames(read_frames(data), valid_fraction, seed)
+        return split_frames(read_structures(data), valid_fraction, seed)
     return carve_validation(store_splits(db, dataset), valid_fraction, seed)
 
 

@@ -52,9 +52,6 @@ class AtomicGraph(NamedTuple):
         cell_of_edge = cell[self.structure[i]]
         return positions[j] - positions[i] + torch.einsum("ek,ekl->el", self.shifts, cell_of_edge)
 
-    def to(self, dtype: torch.dtype) -> AtomicGraph:
-        return self._replace(positions=self.positions.to(dtype), cell=self.cell.to(dtype), shifts=self.shifts.to(dtype))
-
     @property
     def n_atoms_per_structure(self) -> torch.Tensor:
         return torch.bincount(self.structure, minlength=self.n_structures)

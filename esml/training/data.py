@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,12 +28,6 @@ class Splits:
     train: list[Atoms]
     valid: list[Atoms]
     test: list[Atoms]
-
-
-def read_frames(path: str | Path) -> list[Atoms]:
-    from esml.structures import read_structures
-
-    return read_structures(path)
 
 
 def store_splits(db: str | None, dataset: str) -> dict[str, list[Atoms]]:

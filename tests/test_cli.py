@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -79,20 +80,23 @@ def test_bad_input_gives_one_clear_line(tmp_path, waters):
     assert not out.exists()
 
 
-def test_demo_runs_end_to_end(tmp_path):
-    run = esml("demo", "--frames", "2", "--method", "hf/sto-3g", "--workers", "1", "-o", tmp_path / "demo", "-q")
-    assert run.returncode == 0, run.stderr
-    assert "re-run" in run.stderr and "force component" in run.stderr and "Warning" not in run.stderr
-    assert len(ase.io.read(tmp_path / "demo" / "hf.xyz", ":")) == 2
+def test_demo_runs_the_learning_job_and_resumes_its_own_folder(tmp_path):
+    out = tmp_path / "demo"
+    common = ["-o", out, "--cache", tmp_path / "labels.sqlite", "-q"]
+    run = esml("demo", "--budget", "12", "--steps", "40", *common)
+    assert run.returncode == 1 and "not reached within the budget of 12" in run.stderr, run.stderr
+    assert json.loads((out / "report.json").read_text())["oracle_calls"] == 12
+    again = esml("demo", "--budget", "12", "--steps", "40", *common)  # resumes: nothing left to do
+    assert again.returncode == 1 and json.loads((out / "report.json").read_text())["oracle_calls"] == 12
 
 
 @pytest.mark.slow
-def test_default_demo_labels_ethanol_with_dft(tmp_path):
-    """`make demo` as shipped: 16 frames of PBE/def2-SVP on 2 workers (about a minute)."""
-    run = esml("demo", "-o", tmp_path / "demo", "-q")
+def test_default_demo_learns_ethanol_to_the_target(tmp_path):
+    """`make demo` as shipped: active learning of ethanol with the GFN2-xTB oracle (a few minutes)."""
+    run = esml("demo", "-o", tmp_path / "demo", "--cache", tmp_path / "labels.sqlite", "-q")
     assert run.returncode == 0, run.stderr
-    frames = ase.io.read(tmp_path / "demo" / "pbe.xyz", ":")
-    assert len(frames) == 16 and frames[0].info["esml_method"] == "pbe/def2-svp"
+    report = json.loads((tmp_path / "demo" / "report.json").read_text())
+    assert report["status"] == "converged" and report["force_mae"] <= 0.05
 
 
 def test_store_commands_end_to_end(tmp_path):

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from esml import __version__
-from esml.cli import datasets, demo, evaluate, label, simulate, store, train
+from esml.cli import datasets, demo, evaluate, label, learn, simulate, store, train
 from esml.errors import EsmlError
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.command("export")(store.export_command)
 app.add_typer(datasets.app, name="datasets")
 app.command("train")(train.train_command)
 app.command("evaluate")(evaluate.evaluate_command)
+app.command("learn")(learn.learn_command)
 app.command("md")(simulate.md_command)
 app.command("optimize")(simulate.optimize_command)
 app.command("vibrate")(simulate.vibrate_command)

@@ -38,10 +38,20 @@ def assign_splits(n: int, fractions: Sequence[float], seed: int) -> list[str]:
 
 
 def create_dataset(store: Store, name: str, calculation_ids: Sequence[int], *, description: str = "",
-                   definition: str = "", fractions: Sequence[float] = DEFAULT_FRACTIONS, seed: int = 0) -> DatasetSummary:
-    """Store a dataset of these calculations with a seeded split; the name must be new."""
-    ids = list(dict.fromkeys(calculation_ids))
-    splits = assign_splits(len(ids), fractions, seed)
+                   definition: str = "", fractions: Sequence[float] = DEFAULT_FRACTIONS, seed: int = 0,
+                   splits: Sequence[str] | None = None) -> DatasetSummary:
+    """Store a dataset of these calculations with a seeded split, or with the given ``splits``
+    (one per calculation); the name must be new."""
+    if splits is not None:
+        if len(splits) != len(calculation_ids) or not set(splits) <= set(SPLITS):
+            raise StoreError(f"give one split ({', '.join(SPLITS)}) per calculation")
+        chosen: dict[int, str] = {}
+        for calculation_id, split in zip(calculation_ids, splits):
+            chosen.setdefault(calculation_id, split)  # a repeated calculation keeps its first split
+        ids, splits = list(chosen), list(chosen.values())
+    else:
+        ids = list(dict.fromkeys(calculation_ids))
+        splits = assign_splits(len(ids), fractions, seed)
     with store.engine.begin() as connection:
         if connection.execute(sa.select(datasets.c.id).where(datasets.c.name == name)).scalar() is not None:
             raise StoreError(f"dataset {name!r} already exists; choose another name or delete it first")

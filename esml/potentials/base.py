@@ -24,6 +24,7 @@ class Potential(nn.Module):
     """Base of every model; ``config()`` returns the constructor arguments that rebuild it."""
 
     kind: ClassVar[str] = ""
+    dtype: ClassVar[torch.dtype] = torch.float32  # what the calculator evaluates it in
     cutoff: float
 
     def __init__(self, species: Sequence[int], self_energies: Sequence[float] | None = None, energy_scale: float = 1.0):
@@ -64,6 +65,14 @@ class Potential(nn.Module):
         per_atom = atomic.double() * self.energy_scale + self.self_energies[species]
         total = per_atom.new_zeros(per_atom.shape[0], graph.n_structures)
         return total.index_add(1, graph.structure, per_atom)
+
+    def uncertainty(self, graph: AtomicGraph, prediction: Prediction, forces: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """σ of each structure's energy (eV) and each force component (eV/Å): the spread over
+        members, zero for one member. ``prediction`` must hold per-member forces when ``forces``."""
+        energy = prediction.energy
+        if energy.shape[0] < 2:
+            return torch.zeros_like(energy[0]), torch.zeros_like(prediction.forces[0]) if forces else None
+        return energy.std(0), prediction.forces.std(0) if forces else None
 
     @classmethod
     def stack(cls, members: Sequence[Potential]) -> Potential:

@@ -12,9 +12,10 @@ from esml.errors import EsmlError
 from esml.potentials.ani import ANIPotential
 from esml.potentials.base import Potential
 from esml.potentials.ensemble import Ensemble
+from esml.potentials.gp import GaussianProcessPotential
 from esml.potentials.painn import PaiNNPotential
 
-FAMILIES: dict[str, type[Potential]] = {"ani": ANIPotential, "painn": PaiNNPotential}
+FAMILIES: dict[str, type[Potential]] = {"ani": ANIPotential, "painn": PaiNNPotential, "gp": GaussianProcessPotential}
 
 
 def build(kind: str, config: dict) -> Potential:

@@ -1,0 +1,170 @@
+"""Active learning against random sampling: oracle calls needed for a force MAE on independent frames.
+
+    python benchmarks/active_learning.py --system aspirin [--budget 300] [--target 0.05]
+    python benchmarks/active_learning.py --system ethanol        # pbe/def2-svp oracle
+
+Both learners fit the same GP (esml.training.gp, default settings) and are scored on the same
+independent test frames: the committed 300 K and 600 K sets of benchmarks/data (xTB MD, labeled
+with the oracle), which neither learner ever sees.
+
+- active: ``esml learn``'s loop from the relaxed start geometry with the system's oracle, walkers
+  at 300 K and 600 K; after every round its model is scored on the test frames. Oracle calls count
+  everything sent to the oracle (seed, validation and selected frames).
+- random: N frames drawn at random from the 500 K reference MD pool (the 'train' split of
+  <system>-500K, labeled with the same oracle), for growing N, three draws each.
+
+The number of calls each needs to reach --target is read off its curve (log-log interpolation
+between the two points that bracket it). The test-set coverage of the final calibrated σ is
+reported too. Writes JSON and a PNG of both learning curves to benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from ase.build import molecule
+
+from esml.active.calibration import Calibration, coverage
+from esml.active.loop import ActiveLearner, Hooks, LearnConfig
+from esml.calculator import PotentialCalculator
+from esml.qm.cache import LabelCache, default_cache_path
+from esml.structures import read_structures
+from esml.training.gp import DescriptorCache, fit_gaussian_process
+
+HERE = Path(__file__).parent
+ORACLES = {"ethanol": "pbe/def2-svp", "aspirin": "gfn2-xtb"}
+RANDOM_SIZES = (12, 25, 50, 100, 200, 300)
+
+
+def test_errors(model, frames) -> tuple[np.ndarray, np.ndarray]:
+    """Force-component errors (eV/Å) and raw σ of ``model`` on labeled frames."""
+    calculator = PotentialCalculator(model)
+    errors, sigmas = [], []
+    for reference in frames:
+        atoms = reference.copy()
+        atoms.calc = calculator
+        errors.append((atoms.get_forces() - reference.get_forces()).ravel())
+        sigmas.append(calculator.get_property("forces_std", atoms).ravel())
+    return np.concatenate(errors), np.concatenate(sigmas)
+
+
+def calls_to_reach(curve: list[tuple[float, float]], target: float) -> float | None:
+    """Oracle calls at which a (calls, MAE) curve first reaches ``target``, log-log interpolated."""
+    for (n0, e0), (n1, e1) in zip(curve, curve[1:]):
+        if e0 > target >= e1:
+            t = (np.log(e0) - np.log(target)) / (np.log(e0) - np.log(e1))
+            return float(np.exp(np.log(n0) + t * (np.log(n1) - np.log(n0))))
+    if curve and curve[0][1] <= target:
+        return float(curve[0][0])
+    return None
+
+
+def run_active(system: str, start, test, args) -> dict:
+    curve = []
+
+    def score(round_index: int, model) -> None:
+        errors, _ = test_errors(model, test)
+        curve.append({"round": round_index, "n_train": None, "force_mae": float(np.abs(errors).mean())})
+        print(f"  active round {round_index}: test force MAE {1000 * curve[-1]['force_mae']:.1f} meV/Å", flush=True)
+
+    run_dir = HERE / "results" / f"active-{system}"
+    if run_dir.exists():
+        import shutil
+
+        shutil.rmtree(run_dir)
+    config = LearnConfig(oracle=ORACLES[system], target_force_mae=args.target, budget=args.budget, workers=args.workers)
+    learner = ActiveLearner(run_dir, config, LabelCache(default_cache_path()), Hooks(on_model=score))
+    learner.start(start)
+    clock = time.perf_counter()
+    state = learner.run()
+    seconds = time.perf_counter() - clock
+    # the calls behind each round's model: seed + everything labeled before that round's fit
+    calls_at_fit = [state.config["n_seed"]] + [row["oracle_calls"] + row.get("labels", {}).get("sent", 0) for row in state.rounds[:-1]]
+    for point, calls in zip(curve, calls_at_fit):
+        point["oracle_calls"] = calls
+    final = state.rounds[-1]
+    scale = final.get("validation", {}).get("calibration_scale", 1.0)
+    errors, sigmas = test_errors(learner.fit(), test)
+    calibrated = Calibration("scale", scale).apply(sigmas)
+    return {
+        "status": state.status, "oracle_calls": state.oracle_calls, "wall_seconds": round(seconds, 1),
+        "curve": curve, "final_force_mae": float(np.abs(errors).mean()),
+        "test_coverage_1sigma": coverage(errors, calibrated, 1.0), "test_coverage_2sigma": coverage(errors, calibrated, 2.0),
+        "calibration_scale": scale,
+    }
+
+
+def run_random(pool, test, draws: int) -> list[dict]:
+    rng = np.random.default_rng(0)
+    cache = DescriptorCache(sorted({int(z) for z in pool[0].numbers}))
+    curve = []
+    for size in RANDOM_SIZES:
+        if size > len(pool):
+            break
+        maes = []
+        for _ in range(draws):
+            frames = [pool[k] for k in rng.choice(len(pool), size, replace=False)]
+            errors, _ = test_errors(fit_gaussian_process(frames, cache=cache), test)
+            maes.append(float(np.abs(errors).mean()))
+        curve.append({"oracle_calls": size, "force_mae": float(np.mean(maes)), "force_mae_draws": maes})
+        print(f"  random {size}: test force MAE {1000 * np.mean(maes):.1f} meV/Å", flush=True)
+    return curve
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(5, 4))
+    for name, points in (("active (esml learn)", result["active"]["curve"]), ("random from 500 K MD", result["random"])):
+        axis.plot([p["oracle_calls"] for p in points], [1000 * p["force_mae"] for p in points], marker="o", label=name)
+    axis.axhline(1000 * result["target"], color="grey", linestyle="--", label="target")
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("oracle calls")
+    axis.set_ylabel("test force MAE, 300 K + 600 K (meV/Å)")
+    axis.set_title(f"{result['system']}, oracle {result['oracle']}")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--system", choices=sorted(ORACLES), default="aspirin")
+    parser.add_argument("--budget", type=int, default=300)
+    parser.add_argument("--target", type=float, default=0.05, help="Force MAE (eV/Å).")
+    parser.add_argument("--draws", type=int, default=3, help="Random draws per training-set size.")
+    parser.add_argument("--workers", type=int, default=2, help="Oracle worker processes.")
+    parser.add_argument("--skip-random", action="store_true")
+    args = parser.parse_args()
+    data = HERE / "data"
+    pool = [a for a in read_structures(data / f"{args.system}-500K.xyz.gz") if a.info["split"] == "train"]
+    test = read_structures(data / f"{args.system}-300K.xyz.gz") + read_structures(data / f"{args.system}-600K.xyz.gz")
+    start = molecule("CH3CH2OH") if args.system == "ethanol" else read_structures(data / "aspirin-start.xyz")[0]
+    result = {"system": args.system, "oracle": ORACLES[args.system], "target": args.target, "n_test_frames": len(test),
+              "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores", "date": str(date.today())}
+    print("active learning", flush=True)
+    result["active"] = run_active(args.system, start, test, args)
+    result["random"] = [] if args.skip_random else run_random(pool, test, args.draws)
+    active_calls = calls_to_reach([(p["oracle_calls"], p["force_mae"]) for p in result["active"]["curve"]], args.target)
+    random_calls = calls_to_reach([(p["oracle_calls"], p["force_mae"]) for p in result["random"]], args.target)
+    result["calls_to_target"] = {"active": active_calls, "random": random_calls,
+                                 "ratio_random_over_active": None if not (active_calls and random_calls) else random_calls / active_calls}
+    out = HERE / "results" / f"active_learning-{args.system}.json"
+    out.write_text(json.dumps(result, indent=1))
+    plot(result, out.with_suffix(".png"))
+    print(json.dumps(result["calls_to_target"], indent=1), f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()

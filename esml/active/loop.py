@@ -1,0 +1,362 @@
+"""The active-learning loop behind ``esml learn``: a potential that chooses its own oracle calls.
+
+Round after round: fit the GP on what is labeled → measure it on the validation frames and
+calibrate its σ there → let walkers run MD with it → stop if the validation error and the mean
+predicted error of the walkers' frames are both under the target → otherwise label the frames
+whose calibrated expected error exceeds the target, diverse among themselves (farthest-point
+sampling in descriptor space, away from what is already labeled) → repeat until the target or
+the budget is reached. The threshold is the target itself, read through the calibration, so
+there is nothing to tune by hand.
+
+The validation frames are drawn once, at random, from the model's own MD: in the first round whose
+walkers pass through twice as many frames as the validation set needs without running away. They
+are labeled by the oracle and count towards the budget like every other call. Until then σ is
+used as it comes, and the run cannot stop as converged.
+
+A run lives in one folder (see :mod:`esml.active.run_files`): labeled frames, walkers, the
+decisions still to be labeled, the model, the report. Everything is written before the oracle is
+called, so a killed run resumes without repeating an oracle call: what was labeled is in the
+label cache, and the frames chosen but not yet labeled are on disk.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from esml.active import run_files
+from esml.active.report import write_report
+from esml.active.calibration import Calibration, coverage, fit_calibration, reliability_curve
+from esml.active.descriptors import structure_features
+from esml.active.selection import farthest_point_sampling
+from esml.active.walkers import Visit, WalkSettings, explore, start_walkers
+from esml.calculator import PotentialCalculator
+from esml.errors import EsmlError
+from esml.potentials.base import Potential
+from esml.potentials.files import save
+from esml.qm import parse_method
+from esml.qm.cache import LabelCache
+from esml.qm.label import label_structures
+from esml.qm.methods import MethodSpec
+from esml.training.gp import DescriptorCache, GPConfig, fit_gaussian_process
+
+#: E|e| = σ √(2/π) for a Gaussian error e: turns a calibrated σ into an expected absolute error.
+MEAN_ABS_PER_SIGMA = float(np.sqrt(2.0 / np.pi))
+REGRID_GROWTH = 1.5
+
+
+@dataclass(frozen=True)
+class LearnConfig:
+    oracle: str
+    target_force_mae: float = 0.05  # eV/Å
+    temperatures: tuple[float, ...] = (300.0, 600.0)
+    budget: int = 500  # oracle calls, validation included
+    walkers_per_temperature: int = 2
+    walk: WalkSettings = WalkSettings()
+    batch_size: int = 8  # new labels per round at most
+    n_seed: int = 4
+    seed_rattle: float = 0.05  # Å, Gaussian displacements of the seed frames
+    n_validation: int = 20
+    runaway_factor: float = 4.0  # a walker stops when its score passes this × the target
+    max_rounds: int = 100
+    gp: GPConfig = GPConfig()
+    workers: int = 1
+    scheduler: str | None = None
+    charge: int | None = None
+    multiplicity: int | None = None
+    seed: int = 0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> LearnConfig:
+        data = dict(data)
+        data["temperatures"] = tuple(data["temperatures"])
+        data["walk"] = WalkSettings(**data["walk"])
+        gp = dict(data["gp"])
+        gp["length_scales"] = tuple(gp["length_scales"])
+        data["gp"] = GPConfig(**gp)
+        return cls(**data)
+
+
+@dataclass
+class Hooks:
+    """How the loop talks to whoever runs it: ``log(text)``, and ``progress(total, text)``, a
+    context manager yielding ``advance(n)``. The defaults stay silent."""
+
+    log: Callable[[str], None] = lambda text: None
+    progress: Callable[[int, str], AbstractContextManager] = lambda total, text: nullcontext(lambda n: None)
+    on_model: Callable[[int, Potential], None] = lambda round_index, model: None  # benchmarks measure each round's model
+
+
+@dataclass
+class Oracle:
+    spec: MethodSpec
+    cache: LabelCache
+    config: LearnConfig
+    calls: int = 0
+    computed: int = 0
+    failures: list = field(default_factory=list)
+
+    def label(self, frames: list[Atoms], hooks: Hooks, what: str) -> tuple[list[Atoms], dict]:
+        """Labeled frames (failures left out; ``info`` kept) and counts; every frame sent counts as a call."""
+        if not frames:
+            return [], {"sent": 0, "computed": 0, "cached": 0, "failed": 0}
+        with hooks.progress(len(frames), f"{what}: {self.spec.label}") as advance:
+            labeled, report = label_structures(
+                frames, self.spec, self.cache, charge=self.config.charge, multiplicity=self.config.multiplicity,
+                workers=self.config.workers, scheduler=self.config.scheduler, on_progress=advance,
+            )
+        self.calls += len(frames)
+        self.computed += report.computed
+        self.failures += [{"what": what, "reason": f.reason} for f in report.failures]
+        return labeled, {"sent": len(frames), "computed": report.computed, "cached": report.cached, "failed": len(report.failures)}
+
+
+def seed_frames(start: Atoms, count: int, rattle: float, seed: int) -> list[Atoms]:
+    """The start structure and ``count - 1`` copies displaced by Gaussian noise of ``rattle`` Å."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for index in range(count):
+        atoms = Atoms(start.numbers, start.positions, cell=start.cell, pbc=start.pbc)
+        if index:
+            atoms.positions += rng.normal(scale=rattle, size=atoms.positions.shape)
+        atoms.info.update(learn_round=0, learn_reason="seed")
+        frames.append(atoms)
+    return frames
+
+
+def validation_metrics(calculator: PotentialCalculator, frames: list[Atoms]) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Force and energy errors of the model on labeled frames, with the raw σ of every component."""
+    errors, sigmas, energy_errors = [], [], []
+    for reference in frames:
+        atoms = Atoms(reference.numbers, reference.positions, cell=reference.cell, pbc=reference.pbc)
+        atoms.calc = calculator
+        forces = calculator.get_property("forces", atoms)
+        sigmas.append(calculator.get_property("forces_std", atoms).ravel())
+        errors.append((forces - reference.get_forces()).ravel())
+        energy_errors.append((calculator.get_property("energy", atoms) - reference.get_potential_energy()) / len(atoms))
+    errors, sigmas = np.concatenate(errors), np.concatenate(sigmas)
+    energy_errors = np.asarray(energy_errors)
+    metrics = {"force_mae": float(np.abs(errors).mean()), "force_rmse": float(np.sqrt((errors**2).mean())),
+               "energy_mae_per_atom": float(np.abs(energy_errors - energy_errors.mean()).mean())}
+    return metrics, errors, sigmas
+
+
+def choose(visits: list[Visit], threshold: float, count: int, covered: np.ndarray, species: list[int]) -> list[Visit]:
+    """Frames over the threshold, diverse by farthest-point sampling away from the labeled ones.
+    When none is over it, the most uncertain quarter is the pool: the validation error says the
+    model is not there yet, so the calibrated σ is too optimistic."""
+    pool = [v for v in visits if v.score > threshold]
+    if not pool:
+        ranked = sorted(visits, key=lambda v: -v.score)
+        pool = ranked[: max(count, len(ranked) // 4)]
+    if not pool or count <= 0:
+        return []
+    features = structure_features([v.atoms for v in pool], species)
+    return [pool[k] for k in farthest_point_sampling(features, count, covered)]
+
+
+class ActiveLearner:
+    """One run: its folder, configuration, oracle and state; :meth:`run` does the rounds."""
+
+    def __init__(self, run_dir: Path, config: LearnConfig, cache: LabelCache, hooks: Hooks | None = None):
+        self.run_dir = Path(run_dir)
+        self.config = config
+        self.hooks = hooks or Hooks()
+        self.oracle = Oracle(parse_method(config.oracle, density_fit=True) if "/" in config.oracle else parse_method(config.oracle), cache, config)
+        self.descriptors: DescriptorCache | None = None
+        self.length_scale_search: tuple[int, float] | None = None  # (training frames, ℓ chosen) at the last search
+        self.state: run_files.RunState | None = None
+
+    # ---------------------------------------------------------------- setup
+    def start(self, start: Atoms, db: str | None = None) -> None:
+        """A new run; :meth:`run` labels the seed frames first (an oracle that fails on all of them stops there)."""
+        run_files.claim(self.run_dir)
+        # a charge or spin written in the start file holds for every frame of the run
+        self.config = replace(self.config, charge=_info_int(start, "charge", self.config.charge),
+                              multiplicity=_info_int(start, "multiplicity", self.config.multiplicity))
+        self.oracle.config = self.config
+        state = run_files.RunState(config=self.config.to_json(), species=sorted({int(z) for z in start.numbers}), db=db or "")
+        state.walkers = start_walkers(start, list(self.config.temperatures), self.config.walkers_per_temperature)
+        self.state = state
+        state.pending = seed_frames(start, min(self.config.n_seed, self.config.budget), self.config.seed_rattle, self.config.seed)
+        state.pending_reason = "seed"
+        run_files.save_state(self.run_dir, state)
+
+    def resume(self) -> None:
+        self.state = run_files.load_state(self.run_dir)
+        self.oracle.calls = self.state.oracle_calls
+        self.oracle.computed = self.state.oracle_computed
+
+    # ---------------------------------------------------------------- rounds
+    def run(self) -> run_files.RunState:
+        state = self.state
+        clock = time.perf_counter()
+        elapsed_before = state.wall_seconds
+        try:
+            counts = self.label_pending()  # what a killed run had chosen but not yet labeled
+            if state.rounds and counts["sent"]:
+                state.rounds[-1]["labels"] = counts
+            if not state.train:
+                reasons = "; ".join(sorted({f["reason"] for f in self.oracle.failures})) or "no frame came back"
+                raise EsmlError(f"the oracle {self.config.oracle} could not label the start structure ({reasons}); "
+                                "check its geometry, charge and multiplicity")
+            while state.status == "running":
+                state.wall_seconds = elapsed_before + time.perf_counter() - clock
+                self.one_round()
+                state.wall_seconds = elapsed_before + time.perf_counter() - clock
+                run_files.save_state(self.run_dir, state)
+                write_report(self.run_dir, state)
+        finally:
+            state.wall_seconds = elapsed_before + time.perf_counter() - clock
+            run_files.save_state(self.run_dir, state)
+        return state
+
+    def one_round(self) -> None:
+        state, config = self.state, self.config
+        index = len(state.rounds) + 1
+        model = self.fit()
+        self.hooks.on_model(index, model)
+        calculator = PotentialCalculator(model)
+        row: dict = {"round": index, "n_train": len(state.train), "hyperparameters": model.hyperparameters}
+        calibration = self.calibrate(calculator, row)
+        threshold = config.target_force_mae
+        visits, ran_away = self.explore(calculator, calibration, index, threshold)
+        steady = [v for v in visits if not v.stopped]
+        room = min(config.n_validation, config.budget - self.oracle.calls)
+        if not state.validation and room >= len(config.temperatures) and len(steady) >= 2 * config.n_validation:
+            drawn = {id(v) for v in self.draw_validation(steady, index, room)}
+            calibration = self.calibrate(calculator, row)
+            # a validation frame is never also a training frame
+            visits = [replace(v, score=self.score(calculator, v.atoms, calibration)) for v in visits if id(v) not in drawn]
+        row["oracle_calls"] = self.oracle.calls
+        scores = np.array([v.score for v in visits]) if visits else np.array([np.inf])
+        row["md"] = {"frames": len(visits), "over_threshold": int((scores > threshold).sum()),
+                     "mean_expected_force_mae": float(scores.mean()), "walkers_ran_away": ran_away}
+        converged = (state.validation and row["validation"]["force_mae"] <= threshold
+                     and float(scores.mean()) <= threshold and ran_away == 0)
+        state.rounds.append(row)
+        if converged:
+            return self.finish("converged", model)
+        if self.oracle.calls >= config.budget:
+            return self.finish("budget", model)
+        if index >= config.max_rounds:
+            return self.finish("max_rounds", model)
+        covered = structure_features(state.train, state.species)
+        picks = choose(visits, threshold, min(config.batch_size, config.budget - self.oracle.calls), covered, state.species)
+        state.pending = [self.tagged(v, index, "uncertain") for v in picks]
+        state.pending_reason = "uncertain"
+        run_files.save_state(self.run_dir, state)
+        row["labels"] = self.label_pending()
+
+    def finish(self, status: str, model) -> None:
+        state = self.state
+        state.status = status
+        path = self.run_dir / "model.pt"
+        save(model, path, metadata={"oracle": self.config.oracle, "n_train": len(state.train), "status": status})
+
+    # ---------------------------------------------------------------- steps
+    def fit(self):
+        """The GP on every training frame. The length scale is searched over the grid only when the
+        data have grown by half since the last search (it moves slowly); in between it is kept."""
+        if self.descriptors is None:
+            self.descriptors = DescriptorCache(self.state.species)
+        n_train = len(self.state.train)
+        searched = self.length_scale_search
+        config = self.config.gp
+        if searched and n_train < REGRID_GROWTH * searched[0]:
+            config = replace(config, length_scales=(searched[1],))
+        model = fit_gaussian_process(self.state.train, config, self.descriptors)
+        if len(config.length_scales) > 1:
+            self.length_scale_search = (n_train, model.length_scale)
+        return model
+
+    def score(self, calculator: PotentialCalculator, atoms: Atoms, calibration: Calibration) -> float:
+        atoms = atoms.copy()
+        atoms.calc = calculator
+        return self.score_sigma(calculator.get_property("forces_std", atoms), calibration)
+
+    @staticmethod
+    def score_sigma(sigma: np.ndarray, calibration: Calibration) -> float:
+        return float(calibration.apply(np.ravel(sigma)).mean() * MEAN_ABS_PER_SIGMA)
+
+    def calibrate(self, calculator: PotentialCalculator, row: dict) -> Calibration:
+        """Scale calibration on the validation frames; identity before there are any."""
+        if not self.state.validation:
+            return Calibration("scale", 1.0)
+        metrics, errors, sigmas = validation_metrics(calculator, self.state.validation)
+        calibration = fit_calibration(errors, sigmas, "scale")
+        calibrated = calibration.apply(sigmas)
+        metrics.update(calibration_scale=calibration.scale, raw_coverage_1sigma=coverage(errors, sigmas, 1.0),
+                       coverage_1sigma=coverage(errors, calibrated, 1.0), coverage_2sigma=coverage(errors, calibrated, 2.0))
+        row["validation"] = metrics
+        expected, raw = reliability_curve(errors, sigmas)
+        row["reliability"] = {"expected": expected.tolist(), "raw": raw.tolist(),
+                              "calibrated": reliability_curve(errors, calibrated)[1].tolist()}
+        return calibration
+
+    def explore(self, calculator, calibration: Calibration, index: int, threshold: float) -> tuple[list[Visit], int]:
+        config = self.config
+        runaway = config.runaway_factor * threshold
+        visits, ran_away = [], 0
+        total = len(self.state.walkers) * config.walk.steps
+        with self.hooks.progress(total, f"round {index}: MD of {len(self.state.walkers)} walkers") as advance:
+            for walker in self.state.walkers:
+                walk = explore(walker, calculator, config.walk, seed=config.seed * 100_003 + index * 101 + walker.index,
+                               score=lambda sigma: self.score_sigma(sigma, calibration), threshold=threshold,
+                               runaway=runaway, on_steps=advance)
+                visits += walk.visits
+                ran_away += walk.ran_away
+        return visits, ran_away
+
+    def draw_validation(self, visits: list[Visit], index: int, count: int) -> list[Visit]:
+        """``count`` random frames of the model's own MD, as many from each temperature; labeled once."""
+        rng = np.random.default_rng(self.config.seed + 7)
+        temperatures = sorted({v.temperature_K for v in visits})
+        chosen = []
+        for temperature in temperatures:
+            pool = [v for v in visits if v.temperature_K == temperature]
+            take = min(len(pool), count // len(temperatures))
+            chosen += [pool[k] for k in sorted(rng.choice(len(pool), take, replace=False))]
+        self.state.pending = [self.tagged(v, index, "validation") for v in chosen]
+        self.state.pending_reason = "validation"
+        run_files.save_state(self.run_dir, self.state)
+        self.label_pending()
+        if not self.state.validation:
+            raise EsmlError("no validation frame could be labeled by the oracle; see failures in the run folder")
+        return chosen
+
+    @staticmethod
+    def tagged(visit: Visit, index: int, reason: str) -> Atoms:
+        atoms = Atoms(visit.atoms.numbers, visit.atoms.positions, cell=visit.atoms.cell, pbc=visit.atoms.pbc)
+        atoms.info.update(learn_round=index, learn_reason=reason, learn_score=visit.score,
+                          learn_temperature_K=visit.temperature_K)
+        return atoms
+
+    def label_pending(self) -> dict:
+        """Label the chosen frames, add them to their set, and record them in the store."""
+        state = self.state
+        if not state.pending:
+            return {"sent": 0}
+        labeled, counts = self.oracle.label(state.pending, self.hooks, state.pending_reason)
+        (state.validation if state.pending_reason == "validation" else state.train).extend(labeled)
+        run_files.record_in_store(state, labeled, self.run_dir)
+        state.pending, state.pending_reason = [], ""
+        state.oracle_calls, state.oracle_computed = self.oracle.calls, self.oracle.computed
+        state.failures = list(self.oracle.failures)
+        run_files.save_state(self.run_dir, state)
+        self.hooks.log(f"{counts['sent']} frames to the oracle ({counts['computed']} computed, {counts['cached']} from the cache, "
+                       f"{counts['failed']} failed); {self.oracle.calls} calls in all")
+        return counts
+
+
+def _info_int(atoms: Atoms, key: str, given: int | None) -> int | None:
+    return given if given is not None or key not in atoms.info else int(atoms.info[key])

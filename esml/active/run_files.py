@@ -1,0 +1,130 @@
+"""The folder of an ``esml learn`` run: its state on disk and its record in the store.
+
+    state.json        configuration, rounds (errors, decisions), oracle counts, status
+    train.xyz         labeled training frames (extxyz; ``info`` says round, reason, score)
+    validation.xyz    labeled validation frames
+    pending.xyz       frames chosen for the oracle and not yet labeled (absent when none)
+    walkers.xyz       each walker's atoms with momenta; trusted.xyz its restart point
+    model.pt          the final potential (``esml md``, ``esml evaluate`` take it)
+    report.json, report.html, learning_curve.png, reliability.png
+
+Every file is written to a temporary name and renamed, so a kill leaves either the old or the new
+version. Labeled frames also go to the store (``--db``, default ``store.sqlite`` in the folder) as
+calculations whose ``properties`` carry the run, round, reason and score, gathered in a dataset
+``learn:<folder name>`` with the training frames as 'train' and the validation frames as 'validation'.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import ase.io
+from ase import Atoms
+
+from esml.active.walkers import Walker
+from esml.data.datasets import create_dataset, delete_dataset
+from esml.data.readers import record_from_atoms
+from esml.data.store import StoreError, open_store
+from esml.data.write import write_records
+from esml.errors import EsmlError
+
+STATE = "state.json"
+FRAME_FILES = ("train", "validation", "pending")
+
+
+@dataclass
+class RunState:
+    config: dict
+    species: list[int]
+    db: str = ""
+    status: str = "running"
+    walkers: list[Walker] = field(default_factory=list)
+    train: list[Atoms] = field(default_factory=list)
+    validation: list[Atoms] = field(default_factory=list)
+    pending: list[Atoms] = field(default_factory=list)
+    pending_reason: str = ""
+    rounds: list[dict] = field(default_factory=list)
+    oracle_calls: int = 0
+    oracle_computed: int = 0
+    wall_seconds: float = 0.0
+    failures: list[dict] = field(default_factory=list)
+    calculation_ids: dict[str, list[int]] = field(default_factory=lambda: {"train": [], "validation": []})
+
+
+def claim(run_dir: Path) -> None:
+    """A new run needs a folder that holds no other run."""
+    if (run_dir / STATE).exists():
+        raise EsmlError(f"{run_dir} already holds a run; add --resume to continue it, or choose another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def save_state(run_dir: Path, state: RunState) -> None:
+    for name in FRAME_FILES:
+        _write_frames(run_dir / f"{name}.xyz", getattr(state, name))
+    _write_frames(run_dir / "walkers.xyz", [w.atoms for w in state.walkers])
+    _write_frames(run_dir / "trusted.xyz", [w.trusted for w in state.walkers])
+    scalars = {key: getattr(state, key) for key in (
+        "config", "species", "db", "status", "pending_reason", "rounds", "oracle_calls", "oracle_computed",
+        "wall_seconds", "failures", "calculation_ids")}
+    scalars["walkers"] = [{"index": w.index, "temperature_K": w.temperature_K, "thermalised": w.thermalised} for w in state.walkers]
+    _write_text(run_dir / STATE, json.dumps(scalars, indent=1))
+
+
+def load_state(run_dir: Path) -> RunState:
+    path = run_dir / STATE
+    if not path.exists():
+        raise EsmlError(f"{run_dir} holds no run to resume; start one without --resume")
+    data = json.loads(path.read_text())
+    walkers_meta = data.pop("walkers")
+    state = RunState(**data)
+    for name in FRAME_FILES:
+        setattr(state, name, _read_frames(run_dir / f"{name}.xyz"))
+    positions, trusted = _read_frames(run_dir / "walkers.xyz"), _read_frames(run_dir / "trusted.xyz")
+    state.walkers = [Walker(m["index"], m["temperature_K"], a, t, m["thermalised"]) for m, a, t in zip(walkers_meta, positions, trusted)]
+    return state
+
+
+def record_in_store(state: RunState, labeled: list[Atoms], run_dir: Path) -> None:
+    """Add newly labeled frames to the store and rewrite the run's dataset to include them."""
+    if not labeled:
+        return
+    store = open_store(state.db or str(run_dir / "store.sqlite"))
+    records = []
+    for atoms in labeled:
+        record = record_from_atoms(atoms, code="esml", frame=None, units={})
+        provenance = {key: value.item() if hasattr(value, "item") else value  # numpy scalars after a round trip through extxyz
+                      for key, value in atoms.info.items() if key.startswith("learn_")}
+        records.append(replace(record, properties={**record.properties, **provenance, "learn_run": run_dir.name}))
+    ids = write_records(store, records).calculation_ids
+    for atoms, calculation_id in zip(labeled, ids):
+        split = "validation" if atoms.info["learn_reason"] == "validation" else "train"
+        state.calculation_ids[split].append(calculation_id)
+    name = f"learn:{run_dir.name}"
+    try:
+        delete_dataset(store, name)
+    except StoreError:
+        pass  # the first labels of the run: no dataset yet
+    train, validation = state.calculation_ids["train"], state.calculation_ids["validation"]
+    create_dataset(store, name, train + validation, splits=["train"] * len(train) + ["validation"] * len(validation),
+                   description=f"esml learn with oracle {state.config['oracle']}", definition=f"esml learn --out {run_dir}")
+
+
+def _write_frames(path: Path, frames: list[Atoms]) -> None:
+    if not frames:
+        path.unlink(missing_ok=True)
+        return
+    temporary = path.with_name(path.name + ".tmp")
+    ase.io.write(temporary, frames, format="extxyz")
+    temporary.replace(path)
+
+
+def _read_frames(path: Path) -> list[Atoms]:
+    return ase.io.read(path, ":", format="extxyz") if path.exists() else []
+
+
+def _write_text(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text)
+    temporary.replace(path)

@@ -1,0 +1,112 @@
+"""MD walkers that explore with the model being learned and report how unsure it is on the way.
+
+A walker runs Langevin MD at its temperature with the current model. Every ``interval`` steps
+it records the frame and the model's score there: the expected force error (eV/Å) from the
+calibrated σ. A walker whose score runs past the runaway level stops at once, before it can sample
+nonsense; the frame where it stopped is kept (it is the most informative one to label, as in
+FLARE), unless atoms collided there. The next round restarts the walker from its last trusted
+frame, the last one whose score was under the selection threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from ase import Atoms, units
+from ase.calculators.calculator import Calculator
+from ase.constraints import FixCom
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
+
+from esml.errors import StructureError
+
+
+@dataclass
+class Walker:
+    """``atoms`` carries positions and momenta; ``trusted`` is where a runaway walker restarts."""
+
+    index: int
+    temperature_K: float
+    atoms: Atoms
+    trusted: Atoms
+    thermalised: bool = False
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A frame a walker passed through, with the model's score there (expected force MAE, eV/Å);
+    ``stopped`` marks the frame where a runaway walker was stopped."""
+
+    atoms: Atoms
+    walker: int
+    temperature_K: float
+    score: float
+    stopped: bool = False
+
+
+@dataclass(frozen=True)
+class WalkSettings:
+    steps: int = 400
+    interval: int = 10
+    timestep_fs: float = 0.5
+    friction_per_fs: float = 0.01
+
+
+@dataclass
+class Walk:
+    visits: list[Visit] = field(default_factory=list)
+    ran_away: bool = False
+
+
+def start_walkers(start: Atoms, temperatures: list[float], per_temperature: int) -> list[Walker]:
+    walkers = []
+    for temperature in temperatures:
+        for _ in range(per_temperature):
+            walkers.append(Walker(len(walkers), float(temperature), start.copy(), start.copy()))
+    return walkers
+
+
+def snapshot(atoms: Atoms) -> Atoms:
+    """Positions, cell and momenta only: no calculator, no constraint."""
+    copy = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+    copy.set_momenta(atoms.get_momenta())
+    return copy
+
+
+def explore(walker: Walker, calculator: Calculator, settings: WalkSettings, seed: int,
+            score: Callable[[np.ndarray], float], threshold: float, runaway: float,
+            on_steps: Callable[[int], None] | None = None) -> Walk:
+    """Run one walker for ``settings.steps`` steps (fewer if it runs away); updates ``walker`` in place."""
+    rng = np.random.default_rng(seed)
+    atoms = walker.atoms.copy()
+    atoms.set_constraint(FixCom())  # ASE's way to keep the centre of mass at rest under Langevin
+    atoms.calc = calculator
+    if not walker.thermalised:
+        thermalize_momenta(atoms, walker.temperature_K, rng=rng)
+        Stationary(atoms)
+        ZeroRotation(atoms)
+    dynamics = Langevin(atoms, timestep=settings.timestep_fs * units.fs, temperature_K=walker.temperature_K,
+                        friction=settings.friction_per_fs / units.fs, fixcm=False, rng=rng)
+    walk = Walk()
+    for _ in range(settings.steps // settings.interval):
+        try:
+            dynamics.run(settings.interval)
+            value = score(calculator.get_property("forces_std", atoms))
+        except StructureError:  # atoms on top of each other: the model let them collide
+            value = np.inf
+        if on_steps:
+            on_steps(settings.interval)
+        frame = snapshot(atoms)
+        if not np.isfinite(value) or value > runaway:
+            walk.ran_away = True
+            if np.isfinite(value):
+                walk.visits.append(Visit(frame, walker.index, walker.temperature_K, float(value), stopped=True))
+            break
+        walk.visits.append(Visit(frame, walker.index, walker.temperature_K, float(value)))
+        if value <= threshold:
+            walker.trusted = frame
+    walker.atoms = walker.trusted.copy() if walk.ran_away else snapshot(atoms)
+    walker.thermalised = True
+    return walk

@@ -1,0 +1,117 @@
+"""``esml learn``: the main job. A potential that picks its own oracle calls until it is good enough."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from esml.errors import EsmlError
+
+
+def learn_command(
+    start: Path = typer.Argument(None, help="Start structure (any file ase.io reads; its first frame). Not needed with --resume."),
+    oracle: str = typer.Option("gfn2-xtb", "--oracle", help="Reference method, e.g. gfn2-xtb or pbe/def2-svp (density fitting on)."),
+    target_force_mae: float = typer.Option(0.05, "--target-force-mae", min=0.0, help="Stop when validation force MAE and predicted MAE are under this (eV/Å)."),
+    temperature: str = typer.Option("300,600", "--temperature", help="Walker temperatures (K), comma separated."),
+    budget: int = typer.Option(500, "--budget", min=1, help="Most oracle calls, validation frames included."),
+    out: Path = typer.Option(Path("esml-learn"), "--out", "-o", help="Run folder: model.pt, report.json, report.html, data."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out (a larger --budget may be given)."),
+    db: str = typer.Option(None, "--db", help="Store for the labeled frames and the run's dataset; default OUT/store.sqlite."),
+    walkers: int = typer.Option(2, "--walkers", min=1, help="MD walkers per temperature."),
+    steps: int = typer.Option(400, "--steps", min=10, help="MD steps per walker per round (0.5 fs each)."),
+    batch: int = typer.Option(8, "--batch", min=1, help="Most new oracle calls per round."),
+    validation: int = typer.Option(20, "--validation", min=2, help="Validation frames, drawn once from the model's own MD."),
+    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Oracle worker processes."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address for the oracle calls."),
+    cache: Path = typer.Option(None, help="Label cache (SQLite); default $ESML_CACHE or ~/.cache/esml/labels.sqlite."),
+    seed: int = typer.Option(0),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Learn a potential by active learning with GP uncertainty; writes OUT/model.pt and OUT/report.html.
+
+    Exit status 0 when the target is reached, 1 when the budget or the rounds ran out first
+    (everything learned so far is kept; --resume with a larger --budget continues).
+    """
+    from dataclasses import replace
+
+    from esml.active.loop import ActiveLearner, LearnConfig
+    from esml.qm.cache import LabelCache, default_cache_path
+
+    if resume and start is not None:
+        raise EsmlError("give either a start structure (new run) or --resume (continue the run in --out), not both")
+    label_cache = LabelCache(cache or default_cache_path())
+    if resume:
+        from esml.active import run_files
+
+        state = run_files.load_state(out)
+        config = LearnConfig.from_json(state.config)
+        if budget > config.budget:
+            config = replace(config, budget=budget)
+        learner = ActiveLearner(out, config, label_cache, hooks(quiet))
+        learner.resume()
+        if config.budget > state.oracle_calls and state.status in ("budget", "max_rounds"):
+            learner.state.status = "running"
+        learner.state.config = config.to_json()
+    else:
+        structure = read_start(start)
+        config = LearnConfig(
+            oracle=checked_oracle(oracle), target_force_mae=target_force_mae, temperatures=parse_temperatures(temperature),
+            budget=budget, walkers_per_temperature=walkers, batch_size=batch, n_validation=validation,
+            workers=workers, scheduler=scheduler, seed=seed,
+        )
+        config = replace(config, walk=replace(config.walk, steps=steps))
+        learner = ActiveLearner(out, config, label_cache, hooks(quiet))
+        learner.start(structure, db)
+    state = learner.run()
+    finish_message(state, out, config)
+
+
+def read_start(start: Path | None):
+    from esml.structures import read_structures
+
+    if start is None:
+        raise EsmlError("give a start structure (e.g. start.xyz), or --resume to continue a run")
+    return read_structures(start)[0]
+
+
+def checked_oracle(text: str) -> str:
+    from esml.qm import parse_method
+    from esml.qm.engine import validate_method
+
+    validate_method(parse_method(text))
+    return text
+
+
+def parse_temperatures(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise EsmlError(f"--temperature {text!r}: give temperatures in K separated by commas, e.g. 300,600") from None
+    if not values or any(v <= 0 for v in values):
+        raise EsmlError(f"--temperature {text!r}: give one or more positive temperatures in K, e.g. 300,600")
+    return values
+
+
+def hooks(quiet: bool):
+    from esml.active.loop import Hooks
+    from esml.cli.report import console, progress_bar
+
+    if quiet:
+        return Hooks()
+    return Hooks(log=lambda text: console.print(text, highlight=False),
+                 progress=lambda total, text: progress_bar(total, text))
+
+
+def finish_message(state, out: Path, config) -> None:
+    from esml.cli.report import console
+
+    last = state.rounds[-1].get("validation", {}) if state.rounds else {}
+    mae = last.get("force_mae")
+    error = "no validation yet" if mae is None else f"validation force MAE {1000 * mae:.1f} meV/Å"
+    console.print(f"{state.status}: {state.oracle_calls} oracle calls, {error}, {state.wall_seconds:.0f} s; "
+                  f"model {out / 'model.pt'}, report {out / 'report.html'}", highlight=False)
+    if state.status != "converged":
+        console.print(f"target {1000 * config.target_force_mae:.0f} meV/Å not reached within the budget of {config.budget} "
+                      f"oracle calls; everything learned is kept: `esml learn --resume --out {out} --budget N` continues", highlight=False)
+        raise typer.Exit(1)

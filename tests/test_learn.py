@@ -1,0 +1,164 @@
+"""`esml learn` with the real GFN2-xTB oracle on ethanol, on settings small enough for seconds."""
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+
+import ase.io
+import pytest
+from ase import Atoms
+from ase.build import molecule
+
+from esml.active.descriptors import structure_features
+from esml.active.loop import ActiveLearner, Hooks, LearnConfig, choose
+from esml.active.walkers import Visit, WalkSettings
+from esml.data.query import SPLITS
+from esml.data.store import open_store
+from esml.potentials.files import load
+from esml.qm.cache import LabelCache
+
+from test_cli import assert_one_line_error, esml
+
+TINY = LearnConfig(oracle="gfn2-xtb", budget=18, walkers_per_temperature=1, walk=WalkSettings(steps=60), batch_size=4,
+                   n_seed=3, n_validation=4)
+
+
+def cache_rows(path: Path) -> int:
+    with sqlite3.connect(path) as connection:
+        return connection.execute("SELECT COUNT(*) FROM labels").fetchone()[0]
+
+
+def test_tiny_loop_learns_within_its_budget_and_records_everything(tmp_path):
+    run = tmp_path / "run"
+    learner = ActiveLearner(run, TINY, LabelCache(tmp_path / "labels.sqlite"))
+    learner.start(molecule("CH3CH2OH"))
+    state = learner.run()
+    assert state.status in ("budget", "converged") and state.oracle_calls <= TINY.budget
+    report = json.loads((run / "report.json").read_text())
+    assert report["oracle_calls"] == state.oracle_calls == len(state.train) + len(state.validation)
+    with_validation = [row for row in report["rounds"] if "validation" in row]
+    assert with_validation and all(row["validation"]["force_mae"] > 0 for row in with_validation)
+    assert report["rounds"][-1]["n_train"] == len(state.train)
+    assert (run / "learning_curve.png").stat().st_size > 0 and (run / "reliability.png").stat().st_size > 0
+    assert load(run / "model.pt").kind == "gp"
+    reasons = [atoms.info["learn_reason"] for atoms in ase.io.read(run / "train.xyz", ":")]
+    assert reasons[:3] == ["seed"] * 3 and set(reasons[3:]) <= {"uncertain"}
+    # every oracle call is in the store, in the run's dataset, with its reason
+    store = open_store(str(run / "store.sqlite"))
+    with store.engine.connect() as connection:
+        splits = dict(connection.exec_driver_sql(
+            "SELECT split, COUNT(*) FROM dataset_members JOIN datasets ON datasets.id = dataset_id "
+            "WHERE datasets.name = 'learn:run' GROUP BY split").fetchall())
+        properties = [json.loads(p) if isinstance(p, str) else p
+                      for (p,) in connection.exec_driver_sql("SELECT properties FROM calculations").fetchall()]
+    assert splits == {"train": len(state.train), "validation": len(state.validation)} and set(splits) <= set(SPLITS)
+    assert {p["learn_reason"] for p in properties} >= {"seed", "validation"}
+
+
+def test_a_killed_run_resumes_without_repeating_an_oracle_call(tmp_path):
+    """Killed in the middle of labeling a batch: the resumed run labels the rest of that batch,
+    and the cache shows every geometry computed exactly once."""
+    cache_path = tmp_path / "labels.sqlite"
+    calls = {"n": 0}
+
+    @contextmanager
+    def dying_progress(total, text):
+        def advance(n):
+            if text.startswith("uncertain"):
+                calls["n"] += n
+                if calls["n"] == 2:
+                    raise KeyboardInterrupt  # the second frame of the first batch is in the cache
+        yield advance
+
+    run = tmp_path / "run"
+    learner = ActiveLearner(run, TINY, LabelCache(cache_path), Hooks(progress=dying_progress))
+    learner.start(molecule("CH3CH2OH"))
+    with pytest.raises(KeyboardInterrupt):
+        learner.run()
+    assert (run / "pending.xyz").exists()
+    before = cache_rows(cache_path)
+
+    resumed = ActiveLearner(run, TINY, LabelCache(cache_path))
+    resumed.resume()
+    state = resumed.run()
+    first_batch = state.rounds[-1]["labels"] if len(state.rounds) == 1 else next(r["labels"] for r in state.rounds if "labels" in r)
+    assert first_batch["cached"] >= 2  # what the killed run computed came back from the cache
+    assert cache_rows(cache_path) == len(state.train) + len(state.validation) == state.oracle_calls
+    assert before >= 2 + TINY.n_seed
+
+
+def test_selection_takes_each_frame_at_most_once_and_only_over_the_threshold():
+    frames = []
+    for seed in range(12):
+        atoms = molecule("CH3CH2OH")
+        atoms.rattle(0.1, seed=seed)
+        frames.append(atoms)
+    visits = [Visit(atoms, 0, 300.0, score=0.01 * k) for k, atoms in enumerate(frames)]
+    covered = structure_features(frames[:1], [1, 6, 8])
+    picked = choose(visits, threshold=0.055, count=10, covered=covered, species=[1, 6, 8])
+    assert len(picked) == 6 and len({id(v) for v in picked}) == 6 and all(v.score > 0.055 for v in picked)
+
+
+def test_learn_command_writes_a_report_and_stops_with_status_1_when_the_budget_is_too_small(tmp_path):
+    start = tmp_path / "ethanol.xyz"
+    ase.io.write(start, molecule("CH3CH2OH"))
+    out = tmp_path / "run"
+    common = ["--cache", tmp_path / "labels.sqlite", "--out", out, "-q"]
+    run = esml("learn", start, "--oracle", "gfn2-xtb", "--budget", "10", "--steps", "40", "--walkers", "1",
+               "--validation", "4", "--batch", "3", *common)
+    assert run.returncode == 1, run.stderr
+    assert "not reached within the budget of 10" in run.stderr and "--resume" in run.stderr
+    assert json.loads((out / "report.json").read_text())["status"] == "budget"
+    assert (out / "model.pt").exists()
+    more = esml("learn", "--resume", "--budget", "13", *common)
+    assert more.returncode in (0, 1), more.stderr
+    assert 10 < json.loads((out / "report.json").read_text())["oracle_calls"] <= 13
+    assert_one_line_error(esml("learn", start, *common), "already holds a run", "--resume")
+
+
+def test_learn_command_refuses_bad_input_in_one_line(tmp_path):
+    start = tmp_path / "ethanol.xyz"
+    ase.io.write(start, molecule("CH3CH2OH"))
+    out = tmp_path / "run"
+    assert_one_line_error(esml("learn", start, "--oracle", "nosuchxc/sto-3g", "--out", out, "-q"), "nosuchxc")
+    assert_one_line_error(esml("learn", start, "--oracle", "b3lyp", "--out", out, "-q"), "not understood")
+    assert_one_line_error(esml("learn", start, "--temperature", "hot", "--out", out, "-q"), "--temperature")
+    assert_one_line_error(esml("learn", tmp_path / "missing.xyz", "--out", out, "-q"), "no such file")
+    assert_one_line_error(esml("learn", "--resume", "--out", tmp_path / "none", "-q"), "no run to resume")
+    radical = tmp_path / "oh.xyz"
+    oh = Atoms("OH", positions=[[0, 0, 0], [0, 0, 0.97]])
+    oh.info["multiplicity"] = 1
+    ase.io.write(radical, oh, format="extxyz")
+    assert_one_line_error(esml("learn", radical, "--out", tmp_path / "oh", "--cache", tmp_path / "c.sqlite", "-q"),
+                          "could not label the start structure", "multiplicity")
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(chromium() is None and not os.environ.get("ESML_REQUIRE_BROWSER"),
+                    reason="headless Chromium is not installed (CI installs it)")
+def test_html_report_renders_in_headless_chromium_with_its_plots(tmp_path):
+    run = tmp_path / "run"
+    learner = ActiveLearner(run, TINY, LabelCache(tmp_path / "labels.sqlite"))
+    learner.start(molecule("CH3CH2OH"))
+    learner.run()
+    page = (run / "report.html").as_uri()
+    browser = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files"]
+    # the page's own check: both plots decoded (naturalWidth > 0) before the DOM is dumped
+    probe = run / "probe.html"
+    probe.write_text((run / "report.html").read_text().replace(
+        "</body>", "<script>window.addEventListener('load', () => { document.body.dataset.images = "
+        "[...document.images].filter(i => i.complete && i.naturalWidth > 0).length; });</script></body>"))
+    dom = subprocess.run([*browser, "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert 'data-images="2"' in dom
+    assert "oracle calls" in dom and "validation force MAE" in dom and "<td>1</td>" in dom
+    shot = tmp_path / "page.png"
+    subprocess.run([*browser, f"--screenshot={shot}", "--window-size=1000,900", page], capture_output=True, timeout=120)
+    assert shot.stat().st_size > 10_000

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all bench bench-data bench-potentials peers clean
+.PHONY: demo test test-all bench bench-data bench-potentials bench-active peers clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ bench-potentials: $(STAMP) $(PEER_VENVS)
 	$(BIN)/python benchmarks/potential_speed.py
 	$(BIN)/python benchmarks/potential_md.py --dataset aspirin-500K --reference gfn2-xtb
 	$(BIN)/python benchmarks/ensemble_calibration.py --members 4 --minutes 3
+
+# esml learn against random sampling, scored on independent 300 K + 600 K frames (issue #6).
+bench-active: $(STAMP)
+	$(BIN)/python benchmarks/active_learning.py --system aspirin --budget 160
+	$(BIN)/python benchmarks/active_learning.py --system ethanol --budget 160
 
 clean:
 	rm -rf $(VENV) build *.egg-info

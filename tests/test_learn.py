@@ -6,6 +6,7 @@ import shutil
 import sqlite3
 import subprocess
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import ase.io
@@ -91,6 +92,18 @@ def test_a_killed_run_resumes_without_repeating_an_oracle_call(tmp_path):
     assert before >= 2 + TINY.n_seed
 
 
+def test_the_loop_sends_its_oracle_calls_to_a_dask_cluster(tmp_path):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        config = replace(TINY, budget=8, scheduler=cluster.scheduler_address)
+        learner = ActiveLearner(tmp_path / "run", config, LabelCache(tmp_path / "labels.sqlite"))
+        learner.start(molecule("CH3CH2OH"))
+        state = learner.run()
+    assert state.oracle_calls == 8 and len(state.train) + len(state.validation) == 8
+    assert cache_rows(tmp_path / "labels.sqlite") == 8
+
+
 def test_selection_takes_each_frame_at_most_once_and_only_over_the_threshold():
     frames = []
     for seed in range(12):
@@ -162,3 +175,26 @@ def test_html_report_renders_in_headless_chromium_with_its_plots(tmp_path):
     shot = tmp_path / "page.png"
     subprocess.run([*browser, f"--screenshot={shot}", "--window-size=1000,900", page], capture_output=True, timeout=120)
     assert shot.stat().st_size > 10_000
+
+
+def test_a_torn_or_squeezed_molecule_is_recognised_as_broken():
+    from esml.active.walkers import bonds_intact
+    from esml.simulate.dynamics import bonds
+
+    start = molecule("CH3CH2OH")
+    reference = bonds(start)
+    warm = start.copy()
+    warm.rattle(0.05, seed=1)
+    assert bonds_intact(warm, reference)
+    torn = start.copy()
+    carbon, hydrogen = next((i, j) for i, j in sorted(reference) if {torn[i].symbol, torn[j].symbol} == {"C", "H"})
+    torn.positions[hydrogen] += 1.5 * (torn.positions[hydrogen] - torn.positions[carbon])
+    assert not bonds_intact(torn, reference)
+    squeezed = start.copy()
+    h1, h2 = [a.index for a in squeezed if a.symbol == "H"][:2]
+    squeezed.positions[h2] = squeezed.positions[h1] + [0.5, 0.0, 0.0]
+    assert not bonds_intact(squeezed, reference)
+    crushed = start.copy()
+    carbon, hydrogen = next((i, j) for i, j in sorted(reference) if {crushed[i].symbol, crushed[j].symbol} == {"C", "H"})
+    crushed.positions[hydrogen] = crushed.positions[carbon] + 0.45 * (crushed.positions[hydrogen] - crushed.positions[carbon])
+    assert not bonds_intact(crushed, reference)  # a bond squeezed to 0.5 Å

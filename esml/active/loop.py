@@ -44,6 +44,7 @@ from esml.qm import parse_method
 from esml.qm.cache import LabelCache
 from esml.qm.label import label_structures
 from esml.qm.methods import MethodSpec
+from esml.simulate.dynamics import bonds
 from esml.training.gp import DescriptorCache, GPConfig, fit_gaussian_process
 
 #: E|e| = σ √(2/π) for a Gaussian error e: turns a calibrated σ into an expected absolute error.
@@ -307,12 +308,13 @@ class ActiveLearner:
         config = self.config
         runaway = config.runaway_factor * threshold
         visits, ran_away = [], 0
+        start_bonds = bonds(self.state.train[0])  # the start structure, the first seed frame
         total = len(self.state.walkers) * config.walk.steps
         with self.hooks.progress(total, f"round {index}: MD of {len(self.state.walkers)} walkers") as advance:
             for walker in self.state.walkers:
                 walk = explore(walker, calculator, config.walk, seed=config.seed * 100_003 + index * 101 + walker.index,
                                score=lambda sigma: self.score_sigma(sigma, calibration), threshold=threshold,
-                               runaway=runaway, on_steps=advance)
+                               runaway=runaway, bonds=start_bonds, on_steps=advance)
                 visits += walk.visits
                 ran_away += walk.ran_away
         return visits, ran_away

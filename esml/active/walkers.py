@@ -4,8 +4,11 @@ A walker runs Langevin MD at its temperature with the current model. Every ``int
 it records the frame and the model's score there: the expected force error (eV/Å) from the
 calibrated σ. A walker whose score runs past the runaway level stops at once, before it can sample
 nonsense; the frame where it stopped is kept (it is the most informative one to label, as in
-FLARE), unless atoms collided there. The next round restarts the walker from its last trusted
-frame, the last one whose score was under the selection threshold.
+FLARE). A walker whose bonds break or form also stops, and that frame is dropped: far from the
+data a GP's σ saturates at its prior, so σ alone cannot flag a molecule torn apart, and such a
+frame (forces of hundreds of eV/Å) would only teach the model about wreckage. The next round
+restarts the walker from its last trusted frame, the last one whose score was under the
+selection threshold.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from ase.calculators.calculator import Calculator
 from ase.constraints import FixCom
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
+from ase.neighborlist import natural_cutoffs, neighbor_list
 
 from esml.errors import StructureError
 
@@ -75,8 +79,21 @@ def snapshot(atoms: Atoms) -> Atoms:
     return copy
 
 
+def close_pairs(atoms: Atoms, factor: float) -> set[tuple[int, int]]:
+    """Pairs closer than ``factor`` × the sum of their natural covalent radii."""
+    i, j = neighbor_list("ij", atoms, [factor * r for r in natural_cutoffs(atoms)])
+    return {(a, b) for a, b in zip(i.tolist(), j.tolist()) if a < b}
+
+
+def bonds_intact(atoms: Atoms, reference: set[tuple[int, int]]) -> bool:
+    """No bond of ``reference`` stretched past 1.6× the covalent distance, no other pair closer
+    than 0.9× of it, and no pair at all closer than 0.7×: thermal motion stays well inside."""
+    return (reference <= close_pairs(atoms, 1.6) and close_pairs(atoms, 0.9) <= reference
+            and not close_pairs(atoms, 0.7))
+
+
 def explore(walker: Walker, calculator: Calculator, settings: WalkSettings, seed: int,
-            score: Callable[[np.ndarray], float], threshold: float, runaway: float,
+            score: Callable[[np.ndarray], float], threshold: float, runaway: float, bonds: set[tuple[int, int]],
             on_steps: Callable[[int], None] | None = None) -> Walk:
     """Run one walker for ``settings.steps`` steps (fewer if it runs away); updates ``walker`` in place."""
     rng = np.random.default_rng(seed)
@@ -86,14 +103,15 @@ def explore(walker: Walker, calculator: Calculator, settings: WalkSettings, seed
     if not walker.thermalised:
         thermalize_momenta(atoms, walker.temperature_K, rng=rng)
         Stationary(atoms)
-        ZeroRotation(atoms)
+        if not atoms.pbc.any():  # a periodic cell has no rotation to remove
+            ZeroRotation(atoms)
     dynamics = Langevin(atoms, timestep=settings.timestep_fs * units.fs, temperature_K=walker.temperature_K,
                         friction=settings.friction_per_fs / units.fs, fixcm=False, rng=rng)
     walk = Walk()
     for _ in range(settings.steps // settings.interval):
         try:
             dynamics.run(settings.interval)
-            value = score(calculator.get_property("forces_std", atoms))
+            value = score(calculator.get_property("forces_std", atoms)) if bonds_intact(atoms, bonds) else np.inf
         except StructureError:  # atoms on top of each other: the model let them collide
             value = np.inf
         if on_steps:

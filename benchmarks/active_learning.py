@@ -121,6 +121,11 @@ def run_random(pool, test, draws: int) -> list[dict]:
     return curve
 
 
+def previous_random(path: Path) -> list[dict]:
+    """The random curve of an earlier run (it depends only on the pool, the test frames and the GP)."""
+    return json.loads(path.read_text()).get("random", []) if path.exists() else []
+
+
 def plot(result: dict, path: Path) -> None:
     import matplotlib
 
@@ -149,7 +154,7 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=0.05, help="Force MAE (eV/Å).")
     parser.add_argument("--draws", type=int, default=2, help="Random draws per training-set size.")
     parser.add_argument("--workers", type=int, default=2, help="Oracle worker processes (DFT oracles only).")
-    parser.add_argument("--skip-random", action="store_true")
+    parser.add_argument("--skip-random", action="store_true", help="Reuse the random curve of the last run's JSON.")
     args = parser.parse_args()
     data = HERE / "data"
     pool = [a for a in read_structures(data / f"{args.system}-500K.xyz.gz") if a.info["split"] == "train"]
@@ -157,11 +162,12 @@ def main() -> None:
     start = molecule("CH3CH2OH") if args.system == "ethanol" else read_structures(data / "aspirin-start.xyz")[0]
     result = {"system": args.system, "oracle": ORACLES[args.system], "target": args.target, "n_test_frames": len(test),
               "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores", "date": str(date.today())}
+    out = HERE / "results" / f"active_learning-{args.system}.json"
+    earlier = previous_random(out) if args.skip_random else []
     print("active learning", flush=True)
     result["active"] = run_active(args.system, start, test, args)
-    out = HERE / "results" / f"active_learning-{args.system}.json"
     out.write_text(json.dumps(result, indent=1))  # the active part is kept even if the baseline is stopped
-    result["random"] = [] if args.skip_random else run_random(pool, test, args.draws)
+    result["random"] = earlier if args.skip_random else run_random(pool, test, args.draws)
     result["calls_to_reach"] = {}
     for level in sorted({args.target, *LEVELS}, reverse=True):
         active_calls = calls_to_reach([(p["oracle_calls"], p["force_mae"]) for p in result["active"]["curve"]], level)

@@ -24,8 +24,8 @@ from esml.qm.cache import LabelCache
 
 from test_cli import assert_one_line_error, esml
 
-TINY = LearnConfig(oracle="gfn2-xtb", budget=18, walkers_per_temperature=1, walk=WalkSettings(steps=60), batch_size=4,
-                   n_seed=3, n_validation=4)
+TINY = LearnConfig(oracle="gfn2-xtb", budget=24, temperatures=(300.0,), walkers_per_temperature=2,
+                   walk=WalkSettings(steps=60), batch_size=4, n_seed=3, n_validation=4)
 
 
 def cache_rows(path: Path) -> int:

@@ -9,7 +9,8 @@ the budget is reached. The threshold is the target itself, read through the cali
 there is nothing to tune by hand.
 
 The validation frames are drawn once, at random, from the model's own MD: in the first round in
-which no walker runs away and they pass through twice as many frames as the validation set needs.
+which no walker runs away (or, at the latest, once a quarter of the budget is spent) and the
+walkers pass through twice as many frames as the validation set needs.
 Drawn earlier, from the MD of a model that still lets molecules distort wildly, they would hold
 frames the later, better model never visits, and the validation error would stall on them. They
 are labeled by the oracle and count towards the budget like every other call. Until then σ is
@@ -235,8 +236,10 @@ class ActiveLearner:
         visits, ran_away = self.explore(calculator, calibration, index, threshold)
         steady = [v for v in visits if not v.stopped]
         room = min(config.n_validation, config.budget - self.oracle.calls)
-        stable = ran_away == 0 and len(steady) >= 2 * config.n_validation
-        if not state.validation and room >= len(config.temperatures) and stable:
+        # a run whose walkers keep running away still needs a calibration: at the latest once a
+        # quarter of the budget is spent, whatever the walkers did
+        ready = (ran_away == 0 or self.oracle.calls >= config.budget / 4) and len(steady) >= 2 * config.n_validation
+        if not state.validation and room >= len(config.temperatures) and ready:
             drawn = {id(v) for v in self.draw_validation(steady, index, room)}
             calibration = self.calibrate(calculator, row)
             # a validation frame is never also a training frame

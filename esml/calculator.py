@@ -2,7 +2,7 @@
 
 Results (ASE units): ``energy``/``free_energy`` eV (mean over ensemble members), ``forces``
 (n_atoms, 3) eV/Å, ``stress`` (6,) eV/Å³ in Voigt order for fully periodic cells, and the model's
-uncertainty, which is what the active learner reads: ``energy_std`` eV and, when asked for,
+uncertainty when asked for, which is what the active learner reads: ``energy_std`` eV and
 ``forces_std`` (n_atoms, 3) eV/Å (the spread over ensemble members, or a GP's posterior σ).
 """
 
@@ -36,16 +36,17 @@ class PotentialCalculator(Calculator):
         graph = atoms_to_graph(self.atoms, self.potential.cutoff, self.dtype)
         want_std = "forces_std" in properties
         prediction = predict(self.potential, graph, stress=stress, member_forces=want_std)
-        energy_std, forces_std = self.potential.uncertainty(graph, prediction, forces=want_std)
         energy = float(prediction.energy[:, 0].detach().mean())
         self.results = {
             "energy": energy,
             "free_energy": energy,
             "forces": prediction.forces.mean(0).detach().to(torch.float64).numpy(),
-            "energy_std": float(energy_std[0].detach()),
         }
-        if want_std:
-            self.results["forces_std"] = forces_std.detach().to(torch.float64).numpy()
+        if want_std or "energy_std" in properties:  # only when asked: a GP's σ costs a second pass
+            energy_std, forces_std = self.potential.uncertainty(graph, prediction, forces=want_std)
+            self.results["energy_std"] = float(energy_std[0].detach())
+            if want_std:
+                self.results["forces_std"] = forces_std.detach().to(torch.float64).numpy()
         if stress:
             full = prediction.stress[0].detach().to(torch.float64).numpy()
             self.results["stress"] = full[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]

@@ -242,8 +242,9 @@ class ActiveLearner:
         if not state.validation and room >= len(config.temperatures) and ready:
             drawn = {id(v) for v in self.draw_validation(steady, index, room)}
             calibration = self.calibrate(calculator, row)
-            # a validation frame is never also a training frame
-            visits = [replace(v, score=self.score(calculator, v.atoms, calibration)) for v in visits if id(v) not in drawn]
+            # a validation frame is never also a training frame; the walkers scored with scale 1, and a
+            # scale calibration rescales every score by the same factor
+            visits = [replace(v, score=v.score * calibration.scale) for v in visits if id(v) not in drawn]
         row["oracle_calls"] = self.oracle.calls
         scores = np.array([v.score for v in visits]) if visits else np.array([np.inf])
         row["md"] = {"frames": len(visits), "over_threshold": int((scores > threshold).sum()),
@@ -285,11 +286,6 @@ class ActiveLearner:
         if len(config.length_scales) > 1:
             self.length_scale_search = (n_train, model.length_scale)
         return model
-
-    def score(self, calculator: PotentialCalculator, atoms: Atoms, calibration: Calibration) -> float:
-        atoms = atoms.copy()
-        atoms.calc = calculator
-        return self.score_sigma(calculator.get_property("forces_std", atoms), calibration)
 
     @staticmethod
     def score_sigma(sigma: np.ndarray, calibration: Calibration) -> float:

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from esml import __version__
-from esml.cli import datasets, demo, evaluate, label, learn, simulate, store, train
+from esml.cli import datasets, demo, evaluate, label, learn, serve, simulate, store, train
 from esml.errors import EsmlError
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.command("demo")(demo.demo_command)
 app.command("ingest")(store.ingest_command)
 app.command("query")(store.query_command)
 app.command("export")(store.export_command)
+app.command("serve")(serve.serve_command)
 app.add_typer(datasets.app, name="datasets")
 app.command("train")(train.train_command)
 app.command("evaluate")(evaluate.evaluate_command)

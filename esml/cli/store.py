@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from esml.errors import EsmlError
+
 DB_OPTION = typer.Option(None, "--db", help="Store: a file path (SQLite) or a URL (postgresql+psycopg://…); default $ESML_DB or ./esml.db.")
 FILTER_HELP = 'OPTIMADE filter, e.g. \'elements HAS ALL "C","O" AND nsites<10 AND _esml_method="b3lyp/def2-svp"\'.'
 
@@ -43,14 +45,25 @@ def ingest_command(
 def query_command(
     filter_text: str = typer.Argument("", metavar="FILTER", help=FILTER_HELP),
     db: str = DB_OPTION,
+    provider: str = typer.Option(None, help="Ask this OPTIMADE provider instead of the store, e.g. http://127.0.0.1:5000/v1."),
     dataset: str = typer.Option(None, help="Only members of this dataset."),
     split: str = typer.Option(None, help="Only this split of --dataset: train, validation or test."),
     limit: int = typer.Option(20, min=0, help="At most this many entries (0: all)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, extxyz, json or csv."),
     output: Path = typer.Option(None, "--output", "-o", help="Write here instead of standard output."),
 ) -> None:
-    """Find entries with the OPTIMADE filter language."""
+    """Find entries with the OPTIMADE filter language, in the store or at any OPTIMADE provider."""
     from esml.cli.query_output import write_query_output
+
+    if provider is not None:
+        from esml.serve.client import query_provider
+
+        if dataset is not None or split is not None:
+            raise EsmlError("--dataset and --split select from the local store; a provider is queried by filter only")
+        answer = query_provider(provider, filter_text, limit=limit or None)
+        total = answer.data_returned if answer.data_returned is not None else len(answer.frames)
+        write_query_output(answer.frames, total, fmt, output)
+        return
     from esml.data.query import count, query
     from esml.data.store import open_store
 

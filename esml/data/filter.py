@@ -1,18 +1,21 @@
-"""The OPTIMADE filter language, translated to SQL over the store.
+"""The OPTIMADE filter language, translated to SQL.
 
 The ``optimade`` package parses (its Lark grammar, v1.2); this module turns the tree into one
-SQLAlchemy expression over ``calculations`` joined to ``structures``. Every value a user writes
-becomes a bound parameter, never SQL text. OPTIMADE's rule that a comparison with an unknown
-(NULL) value is false, and stays false under NOT, is kept by guarding each comparison.
+SQLAlchemy expression over the columns a ``Vocabulary`` names. ``STRUCTURES`` is the store's
+vocabulary: ``calculations`` joined to ``structures``. Every value a user writes becomes a bound
+parameter, never SQL text. OPTIMADE's rule that a comparison with an unknown (NULL) value is false,
+and stays false under NOT, is kept by guarding each comparison.
 
-Properties: the OPTIMADE structure fields below, ``_esml_*`` columns, and ``_esml_<name>`` for any
+Structure properties: the OPTIMADE fields below, ``_esml_*`` columns, and ``_esml_<name>`` for any
 scalar in a calculation's ``properties`` (QM9's ``_esml_homo``, ``_esml_gap``, …).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import cache
 
 import sqlalchemy as sa
@@ -26,43 +29,111 @@ class FilterError(EsmlError):
     """A filter that does not parse, names an unknown property, or compares unlike types."""
 
 
+class FilterNotSupported(FilterError):
+    """Valid OPTIMADE that esml does not evaluate (an API answers 501 Not Implemented, not 400)."""
+
+
 @dataclass(frozen=True)
 class Property:
-    """A filterable property: its SQL expression and its OPTIMADE type."""
+    """A filterable property: its SQL expression and its OPTIMADE type. ``equals``, when given,
+    builds ``=`` from the value another way (an indexed integer key behind a string id)."""
 
     column: sa.ColumnElement
     type: str  # "string", "integer", "float", "timestamp"
+    equals: Callable[[object], sa.ColumnElement[bool]] | None = None
 
 
-PROPERTIES = {
-    "id": Property(sa.cast(calculations.c.id, sa.String), "string"),  # OPTIMADE ids are strings
-    "nsites": Property(structures.c.nsites, "integer"),
-    "nelements": Property(structures.c.nelements, "integer"),
-    "chemical_formula_reduced": Property(structures.c.formula_reduced, "string"),
-    "chemical_formula_hill": Property(structures.c.formula_hill, "string"),
-    "chemical_formula_anonymous": Property(structures.c.formula_anonymous, "string"),
-    "chemical_formula_descriptive": Property(structures.c.formula_hill, "string"),
-    "nperiodic_dimensions": Property(structures.c.nperiodic, "integer"),
-    "last_modified": Property(calculations.c.created, "timestamp"),
-    "_esml_code": Property(calculations.c.code, "string"),
-    "_esml_code_version": Property(calculations.c.code_version, "string"),
-    "_esml_method": Property(calculations.c.method, "string"),
-    "_esml_functional": Property(calculations.c.functional, "string"),
-    "_esml_basis": Property(calculations.c.basis, "string"),
-    "_esml_dispersion": Property(calculations.c.dispersion, "string"),
-    "_esml_charge": Property(calculations.c.charge, "integer"),
-    "_esml_multiplicity": Property(calculations.c.multiplicity, "integer"),
-    "_esml_energy": Property(calculations.c.energy, "float"),
-    "_esml_energy_per_atom": Property(calculations.c.energy / structures.c.nsites, "float"),
-    "_esml_band_gap": Property(calculations.c.band_gap, "float"),
-    "_esml_frame": Property(calculations.c.frame, "integer"),
-}
-# Presence of an array result: `_esml_forces IS KNOWN`.
-ARRAY_PROPERTIES = {f"_esml_{name}": calculations.c[name] for name in ("forces", "stress", "dipole", "charges")}
-LIST_PROPERTIES = ("elements", "_esml_dataset")
+@dataclass(frozen=True)
+class ListProperty:
+    """A list of strings: membership, HAS ONLY and LENGTH as SQL."""
+
+    contains: Callable[[str], sa.ColumnElement[bool]]
+    only: Callable[[list[str]], sa.ColumnElement[bool]] | None = None
+    length: sa.ColumnElement | None = None
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The properties a filter on one entry type may name.
+
+    ``served``: properties the entries carry but no filter can use (a filter naming one is valid
+    OPTIMADE that esml does not evaluate). ``extra``: a JSON column whose scalars a filter names as
+    ``_esml_<key>``."""
+
+    scalars: dict[str, Property]
+    lists: dict[str, ListProperty] = field(default_factory=dict)
+    arrays: dict[str, sa.ColumnElement] = field(default_factory=dict)  # presence only: IS KNOWN
+    served: frozenset[str] = frozenset()
+    extra: sa.ColumnElement | None = None
+
+    def names(self) -> list[str]:
+        return sorted([*self.scalars, *self.lists, *self.arrays])
+
+
+PROVIDER_PREFIX = "esml"
 OPERATORS = {"=": "__eq__", "!=": "__ne__", "<": "__lt__", "<=": "__le__", ">": "__gt__", ">=": "__ge__"}
 REVERSED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
-PROVIDER_PREFIX = "esml"
+
+
+def _element_in_structure(symbol: str) -> sa.ColumnElement[bool]:
+    return sa.exists().where(structure_elements.c.structure_id == structures.c.id,
+                             structure_elements.c.element == symbol)
+
+
+def _only_elements(symbols: list[str]) -> sa.ColumnElement[bool]:
+    return ~sa.exists().where(structure_elements.c.structure_id == structures.c.id,
+                              structure_elements.c.element.not_in(symbols))
+
+
+def _calculation_id_is(text: str) -> sa.ColumnElement[bool]:
+    # Ids are the decimal row keys; "7" names a row, "07" or "x" none.
+    return calculations.c.id == int(text) if text.isdecimal() and str(int(text)) == text else sa.false()
+
+
+def _in_dataset(name: str) -> sa.ColumnElement[bool]:
+    return sa.exists().where(dataset_members.c.calculation_id == calculations.c.id,
+                             dataset_members.c.dataset_id == datasets.c.id, datasets.c.name == name)
+
+
+STRUCTURES = Vocabulary(
+    scalars={
+        "id": Property(sa.cast(calculations.c.id, sa.String), "string", _calculation_id_is),  # OPTIMADE ids are strings
+        "immutable_id": Property(calculations.c.hash, "string"),
+        "nsites": Property(structures.c.nsites, "integer"),
+        "nelements": Property(structures.c.nelements, "integer"),
+        "chemical_formula_reduced": Property(structures.c.formula_reduced, "string"),
+        "chemical_formula_hill": Property(structures.c.formula_hill, "string"),
+        "chemical_formula_anonymous": Property(structures.c.formula_anonymous, "string"),
+        "chemical_formula_descriptive": Property(structures.c.formula_hill, "string"),
+        "nperiodic_dimensions": Property(structures.c.nperiodic, "integer"),
+        "last_modified": Property(calculations.c.created, "timestamp"),
+        "_esml_code": Property(calculations.c.code, "string"),
+        "_esml_code_version": Property(calculations.c.code_version, "string"),
+        "_esml_method": Property(calculations.c.method, "string"),
+        "_esml_functional": Property(calculations.c.functional, "string"),
+        "_esml_basis": Property(calculations.c.basis, "string"),
+        "_esml_dispersion": Property(calculations.c.dispersion, "string"),
+        "_esml_charge": Property(calculations.c.charge, "integer"),
+        "_esml_multiplicity": Property(calculations.c.multiplicity, "integer"),
+        "_esml_energy": Property(calculations.c.energy, "float"),
+        "_esml_energy_per_atom": Property(calculations.c.energy / structures.c.nsites, "float"),
+        "_esml_band_gap": Property(calculations.c.band_gap, "float"),
+        "_esml_frame": Property(calculations.c.frame, "integer"),
+    },
+    lists={
+        "elements": ListProperty(_element_in_structure, _only_elements, structures.c.nelements),
+        # Species are named by their element, so a site list holds an element exactly when `elements` does.
+        "species_at_sites": ListProperty(_element_in_structure, _only_elements, structures.c.nsites),
+        "_esml_dataset": ListProperty(_in_dataset),
+        "structure_features": ListProperty(lambda _: sa.false(), length=sa.literal(0)),  # esml stores none
+    },
+    arrays={f"_esml_{name}": calculations.c[name] for name in ("forces", "stress", "dipole", "charges")},
+    served=frozenset({"elements_ratios", "dimension_types", "lattice_vectors", "cartesian_site_positions",
+                      "species", "assemblies", "space_group_symmetry_operations_xyz",
+                      "space_group_symbol_hall", "space_group_symbol_hermann_mauguin",
+                      "space_group_symbol_hermann_mauguin_extended", "space_group_it_number"}),
+    extra=calculations.c.properties,
+)
 
 
 @cache
@@ -72,18 +143,27 @@ def _parser():
     return LarkParser(version=(1, 2, 0))
 
 
-def parse_filter(text: str) -> sa.ColumnElement[bool]:
+def parse_filter(text: str, vocabulary: Vocabulary = STRUCTURES) -> sa.ColumnElement[bool]:
     """The SQL condition for an OPTIMADE filter; an empty filter matches everything."""
-    from optimade.exceptions import BadRequest
-
     if not text.strip():
         return sa.true()
+    return condition_from_tree(parse_tree(text), vocabulary)
+
+
+def parse_tree(text: str):
+    """The ``optimade`` parser's Lark tree of a filter, or one line saying where it goes wrong."""
     try:
-        tree = _parser().lark.parse(text)
+        return _parser().lark.parse(text)
     except Exception as error:  # lark raises several types; all mean "not in the grammar"
         raise FilterError(f"filter does not parse: {_parse_problem(error)}; see the OPTIMADE filter grammar") from None
+
+
+def condition_from_tree(tree, vocabulary: Vocabulary = STRUCTURES) -> sa.ColumnElement[bool]:
+    """The SQL condition for a parsed filter (the ``optimade`` parser's Lark tree)."""
+    from optimade.exceptions import BadRequest
+
     try:
-        condition = FilterToSQL().transform(tree)
+        condition = FilterToSQL(vocabulary).transform(tree)
     except BadRequest as error:
         raise FilterError(str(error.detail)) from None
     except Exception as error:
@@ -92,10 +172,6 @@ def parse_filter(text: str) -> sa.ColumnElement[bool]:
             raise original from None
         raise
     return sa.true() if condition is None else condition
-
-
-def known_property_names() -> list[str]:
-    return sorted([*PROPERTIES, *ARRAY_PROPERTIES, *LIST_PROPERTIES])
 
 
 def _parse_problem(error: Exception) -> str:
@@ -111,7 +187,11 @@ def _parse_problem(error: Exception) -> str:
 
 
 class FilterToSQL(Transformer):
-    """Lark tree (OPTIMADE grammar) -> SQLAlchemy boolean expression."""
+    """Lark tree (OPTIMADE grammar) -> SQLAlchemy boolean expression over a vocabulary's columns."""
+
+    def __init__(self, vocabulary: Vocabulary):
+        super().__init__()
+        self.vocabulary = vocabulary
 
     # --- values ---------------------------------------------------------------------------
     def filter(self, children):
@@ -150,12 +230,12 @@ class FilterToSQL(Transformer):
 
     def property(self, children):
         if len(children) > 1:
-            raise FilterError(f"nested property {'.'.join(map(str, children))!r} is not supported")
+            raise FilterNotSupported(f"nested property {'.'.join(map(str, children))!r} is not supported")
         return PropertyName(str(children[0]))
 
     def value_list(self, children):
         if any(isinstance(child, Token) and child.type == "OPERATOR" for child in children):
-            raise FilterError("operators inside HAS ALL/ANY/ONLY lists are not supported")
+            raise FilterNotSupported("operators inside HAS ALL/ANY/ONLY lists are not supported")
         return list(children)
 
     # --- logic ----------------------------------------------------------------------------
@@ -210,34 +290,36 @@ class FilterToSQL(Transformer):
         return ("length", operator, children[-1])
 
     def set_zip_op_rhs(self, children):
-        raise FilterError("zipped HAS (a:b HAS ...) is not supported")
+        raise FilterNotSupported("zipped HAS (a:b HAS ...) is not supported")
 
     # --- builders -------------------------------------------------------------------------
     def _value(self, name: PropertyName, operator: str, value) -> sa.ColumnElement[bool]:
         if isinstance(value, PropertyName):
-            raise FilterError("comparing two properties is not supported")
-        if name.text in LIST_PROPERTIES:
+            raise FilterNotSupported("comparing two properties is not supported")
+        if name.text in self.vocabulary.lists:
             raise FilterError(f"{name.text!r} is a list: use HAS, HAS ALL, HAS ANY, HAS ONLY or LENGTH")
-        prop = _scalar_property(name.text, value)
+        prop = self._scalar(name.text, value)
         if prop is None:
             return sa.false()  # another provider's property: unknown here, so the comparison is false
-        _check_type(name.text, prop, value)
+        value = _checked_value(name.text, prop, value)
+        if prop.equals is not None and operator in ("=", "!="):
+            return prop.equals(value) if operator == "=" else sa.not_(prop.equals(value))
         return sa.and_(prop.column.is_not(None), getattr(prop.column, OPERATORS[operator])(value))
 
     def _known(self, name: PropertyName, known: bool) -> sa.ColumnElement[bool]:
-        if name.text in ARRAY_PROPERTIES:
-            column = ARRAY_PROPERTIES[name.text]
-        elif name.text in LIST_PROPERTIES:
+        if name.text in self.vocabulary.arrays:
+            column = self.vocabulary.arrays[name.text]
+        elif name.text in self.vocabulary.lists:
             return sa.true() if known else sa.false()
         else:
-            prop = _scalar_property(name.text, None)
+            prop = self._scalar(name.text, None)
             if prop is None:
                 return sa.false() if known else sa.true()
             column = prop.column
         return column.is_not(None) if known else column.is_(None)
 
     def _fuzzy(self, name: PropertyName, operator: str, value) -> sa.ColumnElement[bool]:
-        prop = _scalar_property(name.text, value)
+        prop = self._scalar(name.text, value)
         if prop is None:
             return sa.false()
         if prop.type != "string" or not isinstance(value, str):
@@ -247,24 +329,61 @@ class FilterToSQL(Transformer):
         return sa.and_(prop.column.is_not(None), prop.column.like(pattern, escape="\\"))
 
     def _has(self, name: PropertyName, kind: str, argument) -> sa.ColumnElement[bool]:
-        if name.text not in LIST_PROPERTIES:
-            raise FilterError(f"HAS needs a list property ({', '.join(LIST_PROPERTIES)}), not {name.text!r}")
+        prop = self._list(name.text, "HAS")
+        if prop is None:
+            return sa.false()
         if kind == "OP":
             operator, value = argument
             if operator != "=":
-                raise FilterError("HAS with an operator other than = is not supported")
-            return _list_contains(name.text, value)
-        values = argument
+                raise FilterNotSupported("HAS with an operator other than = is not supported")
+            return prop.contains(_checked_string(name.text, value))
+        values = [_checked_string(name.text, value) for value in argument]
         if kind == "ALL":
-            return sa.and_(*(_list_contains(name.text, value) for value in values))
+            return sa.and_(*(prop.contains(value) for value in values))
         if kind == "ANY":
-            return sa.or_(*(_list_contains(name.text, value) for value in values))
-        return _list_only(name.text, values)
+            return sa.or_(*(prop.contains(value) for value in values))
+        if prop.only is None:
+            raise FilterNotSupported(f"HAS ONLY is not supported for {name.text!r}")
+        return prop.only(values)
 
     def _length(self, name: PropertyName, operator: str, value: int) -> sa.ColumnElement[bool]:
-        if name.text != "elements":
-            raise FilterError(f"LENGTH is supported for 'elements' only, not {name.text!r}")
-        return getattr(structures.c.nelements, OPERATORS[operator])(value)
+        prop = self._list(name.text, "LENGTH")
+        if prop is None:
+            return sa.false()
+        if prop.length is None:
+            raise FilterNotSupported(f"LENGTH is not supported for {name.text!r}")
+        return getattr(prop.length, OPERATORS[operator])(value)
+
+    def _list(self, name: str, operator: str) -> ListProperty | None:
+        if name in self.vocabulary.lists:
+            return self.vocabulary.lists[name]
+        if name in self.vocabulary.served:
+            raise FilterNotSupported(f"filters on {name!r} are not supported")
+        if name.startswith("_") and not name.startswith(f"_{PROVIDER_PREFIX}_"):
+            return None
+        lists = ", ".join(self.vocabulary.lists)
+        raise FilterError(f"{operator} needs a list property ({lists}), not {name!r}")
+
+    def _scalar(self, name: str, value) -> Property | None:
+        """The property, a JSON ``extra`` entry for other ``_esml_`` names, or None for another
+        provider's prefix (OPTIMADE: unknown, not an error)."""
+        vocabulary = self.vocabulary
+        if name in vocabulary.scalars:
+            return vocabulary.scalars[name]
+        if name in vocabulary.arrays:
+            raise FilterError(f"{name!r} is an array: only '{name} IS KNOWN' or 'IS UNKNOWN' can filter on it")
+        if name in vocabulary.served:
+            raise FilterNotSupported(f"filters on {name!r} are not supported")
+        prefix = f"_{PROVIDER_PREFIX}_"
+        if name.startswith(prefix) and vocabulary.extra is not None:
+            entry = vocabulary.extra[name[len(prefix):]]
+            if isinstance(value, str):
+                return Property(entry.as_string(), "string")
+            return Property(entry.as_float(), "float")
+        if name.startswith("_") and not name.startswith(prefix):
+            return None
+        hint = ", or _esml_<name> for a stored scalar such as _esml_homo" if vocabulary.extra is not None else ""
+        raise FilterError(f"unknown property {name!r}; filterable: {', '.join(vocabulary.names())}{hint}")
 
 
 @dataclass(frozen=True)
@@ -272,50 +391,29 @@ class PropertyName:
     text: str
 
 
-def _scalar_property(name: str, value) -> Property | None:
-    """The property, a JSON ``properties`` entry for other ``_esml_`` names, or None for another
-    provider's prefix (OPTIMADE: unknown, not an error)."""
-    if name in PROPERTIES:
-        return PROPERTIES[name]
-    if name in ARRAY_PROPERTIES:
-        raise FilterError(f"{name!r} is an array: only '{name} IS KNOWN' or 'IS UNKNOWN' can filter on it")
-    prefix = f"_{PROVIDER_PREFIX}_"
-    if name.startswith(prefix):
-        entry = calculations.c.properties[name[len(prefix):]]
-        if isinstance(value, str):
-            return Property(entry.as_string(), "string")
-        return Property(entry.as_float(), "float")
-    if name.startswith("_"):
-        return None
-    raise FilterError(f"unknown property {name!r}; filterable: {', '.join(known_property_names())}, "
-                      f"or _esml_<name> for a stored scalar such as _esml_homo")
-
-
-def _check_type(name: str, prop: Property, value) -> None:
+def _checked_value(name: str, prop: Property, value):
+    """The value to bind, once its type matches the property's; timestamps become datetimes."""
     numeric = prop.type in ("integer", "float")
     if numeric and not isinstance(value, (int, float)):
         raise FilterError(f"{name!r} is a number: compare it with a number, not {value!r}")
     if prop.type in ("string", "timestamp") and not isinstance(value, str):
         raise FilterError(f"{name!r} is a {prop.type}: compare it with a quoted string, not {value!r}")
+    return _timestamp(name, value) if prop.type == "timestamp" else value
 
 
-def _list_contains(name: str, value) -> sa.ColumnElement[bool]:
+def _timestamp(name: str, text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise FilterError(f"{name!r} is a timestamp: write it like \"2026-01-31T12:00:00Z\", not {text!r}") from None
+    # Stored times are UTC; a time written without a zone is taken as UTC.
+    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _checked_string(name: str, value) -> str:
     if not isinstance(value, str):
-        raise FilterError(f"{name!r} holds strings: write the value in double quotes")
-    if name == "elements":
-        return sa.exists().where(structure_elements.c.structure_id == structures.c.id,
-                                 structure_elements.c.element == value)
-    return sa.exists().where(dataset_members.c.calculation_id == calculations.c.id,
-                             dataset_members.c.dataset_id == datasets.c.id, datasets.c.name == value)
-
-
-def _list_only(name: str, values: list) -> sa.ColumnElement[bool]:
-    if name != "elements":
-        raise FilterError(f"HAS ONLY is supported for 'elements' only, not {name!r}")
-    if not all(isinstance(value, str) for value in values):
-        raise FilterError("'elements' holds strings: write the values in double quotes")
-    return ~sa.exists().where(structure_elements.c.structure_id == structures.c.id,
-                              structure_elements.c.element.not_in(values))
+        raise FilterError(f"{name!r} holds strings: write the values in double quotes")
+    return value
 
 
 def _unescape(token: str) -> str:

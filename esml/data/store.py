@@ -7,6 +7,9 @@ SQLite (a single file, ``./esml.db`` by default) for one user; PostgreSQL by URL
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +24,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 class StoreError(EsmlError):
     """The store cannot be opened or does not hold what was asked for."""
+
+
+class QueryTimeout(StoreError):
+    """A statement ran past its deadline and was stopped by the database."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,39 @@ def upgrade(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+@contextmanager
+def deadline(connection: sa.Connection, seconds: float) -> Iterator[None]:
+    """Statements on this connection stop after ``seconds``: PostgreSQL's statement_timeout, or
+    an SQLite progress handler that interrupts the running statement."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(seconds * 1000)}")
+        with _timeouts_raised(seconds):
+            yield
+        return
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.dbapi_connection
+    end = time.monotonic() + seconds
+    raw.set_progress_handler(lambda: time.monotonic() > end, 10_000)
+    try:
+        with _timeouts_raised(seconds):
+            yield
+    finally:
+        raw.set_progress_handler(None, 0)
+
+
+@contextmanager
+def _timeouts_raised(seconds: float) -> Iterator[None]:
+    try:
+        yield
+    except sa.exc.OperationalError as error:
+        cancelled = type(error.orig).__name__ == "QueryCanceled" or "interrupted" in str(error.orig)
+        if cancelled:
+            raise QueryTimeout(f"the query ran longer than {seconds:g} s and was stopped; narrow the filter") from None
+        raise
 
 
 def _hidden(url: str) -> str:

@@ -1,0 +1,111 @@
+"""The OPTIMADE v1.2 API over an esml store: the ``optimade`` package's routers, models, middleware
+and error documents, with esml's SQL collections behind them.
+
+Endpoints: /versions, /info, /info/{entry}, /structures, /structures/{id}, /references,
+/references/{id}, /links, each also under /v1, /v1.2 and /v1.2.0. Read-only; pages capped at
+``page_limit_max``; each database statement stops after ``timeout_s`` (503).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+import esml
+from esml.data.filter import STRUCTURES
+from esml.data.schema import calculations
+from esml.data.store import Store
+from esml.serve.collection import EntryType, SQLCollection
+from esml.serve.static_entries import (
+    LINKS_TABLE, LINKS_VOCABULARY, REFERENCES_TABLE, REFERENCES_VOCABULARY, link_documents, reference_documents,
+)
+from esml.serve.structures import PROVIDER_FIELDS, dataset_names, structure_document, structure_query
+
+
+DEFAULT_PAGE_LIMIT = 20  # fixed by the optimade package's query parameters
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """What a deployment may change."""
+
+    base_url: str | None = None  # the public URL, when behind a proxy; else taken from each request
+    page_limit_max: int = 200  # a client's page_limit above this gets 403; the default page is 20
+    timeout_s: float = 10.0
+
+
+def server_config(settings: ServeSettings):
+    from optimade.models import Implementation, Provider
+    from optimade.server.config import ServerConfig
+
+    return ServerConfig(
+        provider=Provider(prefix="esml", name="esml",
+                          description="Reference quantum-chemistry data computed or collected by esml"),
+        implementation=Implementation(name="esml", version=esml.__version__),
+        provider_fields={"structures": PROVIDER_FIELDS},
+        page_limit=DEFAULT_PAGE_LIMIT, page_limit_max=settings.page_limit_max, base_url=settings.base_url,
+        insert_test_data=False, log_level="warning")
+
+
+def _structure_documents(connection: sa.Connection, rows: list) -> list[dict]:
+    datasets = dataset_names(connection, [row.id for row in rows])
+    return [structure_document(row, datasets.get(row.id, [])) for row in rows]
+
+
+def entry_types() -> dict[str, EntryType]:
+    from optimade.models import LinksResource, ReferenceResource, StructureResource
+    from optimade.server.mappers import LinksMapper, ReferenceMapper, StructureMapper
+
+    return {
+        "structures": EntryType(StructureResource, StructureMapper, STRUCTURES, structure_query,
+                                sa.select(sa.func.count()).select_from(calculations),  # one entry per calculation
+                                calculations.c.id, _structure_documents),
+        "references": EntryType(ReferenceResource, ReferenceMapper, REFERENCES_VOCABULARY,
+                                lambda condition: sa.select(REFERENCES_TABLE).where(condition),
+                                sa.select(sa.func.count()).select_from(REFERENCES_TABLE), REFERENCES_TABLE.c.id, lambda _, rows: reference_documents(rows)),
+        "links": EntryType(LinksResource, LinksMapper, LINKS_VOCABULARY,
+                           lambda condition: sa.select(LINKS_TABLE).where(condition),
+                           sa.select(sa.func.count()).select_from(LINKS_TABLE), LINKS_TABLE.c.id, lambda _, rows: link_documents(rows)),
+    }
+
+
+def create_app(store: Store, settings: ServeSettings = ServeSettings()):
+    """A FastAPI application serving ``store``; run it with uvicorn (``esml serve``)."""
+    from fastapi import FastAPI
+    from optimade import __api_version__
+    from optimade.server.exception_handlers import OPTIMADE_EXCEPTIONS
+    from optimade.server.mappers.entries import BaseResourceMapper
+    from optimade.server.middleware import OPTIMADE_MIDDLEWARE
+    from optimade.server.routers import info, links, references, structures, versions
+    from optimade.server.routers.utils import BASE_URL_PREFIXES, JSONAPIResponse
+
+    config = server_config(settings)
+    app = FastAPI(title="esml OPTIMADE API", version=__api_version__, default_response_class=JSONAPIResponse,
+                  docs_url=None, redoc_url=None, openapi_url=f"{BASE_URL_PREFIXES['major']}/extensions/openapi.json")
+    app.state.config = config
+    app.state.entry_collections = {name: SQLCollection(store, entry, config, settings.timeout_s)
+                                   for name, entry in entry_types().items()}
+    app.state.base_resource_mapper = BaseResourceMapper(config)
+    for middleware in OPTIMADE_MIDDLEWARE:
+        app.add_middleware(middleware)
+    for exception, handler in OPTIMADE_EXCEPTIONS:
+        app.add_exception_handler(exception, handler)
+    routers = [info, links, references, structures]
+    for router in [*routers, versions]:
+        app.include_router(router.router)
+    for prefix in BASE_URL_PREFIXES.values():
+        for router in routers:
+            app.include_router(router.router, prefix=prefix, include_in_schema=False)
+    return app
+
+
+def app_from_environment():
+    """The app for each of several uvicorn worker processes (``esml serve --workers N``)."""
+    import json
+    import os
+
+    from esml.data.store import open_store
+
+    settings = json.loads(os.environ["ESML_SERVE"])
+    return create_app(open_store(settings.pop("db")), ServeSettings(**settings))

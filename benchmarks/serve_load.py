@@ -7,8 +7,9 @@ The store (all 130,831 QM9 molecules and 12 crystals) is built once in a tempora
 taken from --db (a PostgreSQL URL, say; it is filled when it holds no QM9 yet). The server is the
 real CLI in a subprocess; the clients are threads with their own HTTP sessions, each request drawn
 from a fixed mix of filters, sorts, pages, single entries and info. Recorded: throughput, p50/p90/
-p99 latency overall and per kind, the status codes (any 5xx is a failure), and the official
-validator's result on the same server. Client and server share the machine's cores.
+p99 latency overall and per kind, the latency of each kind with one client (the service time,
+without queueing), the status codes (any 5xx is a failure), and the official validator's result
+on the same server. Client and server share the machine's cores.
 """
 
 from __future__ import annotations
@@ -176,6 +177,7 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}/v1"
         try:
             run_clients(base, 50, 4, n_entries, seed=args.seed + 1)  # warm caches and connections
+            unloaded = run_clients(base, 20 * len(MIX), 1, n_entries, seed=args.seed + 2)  # one client: service time
             start = time.perf_counter()
             results = run_clients(base, args.requests, args.clients, n_entries, seed=args.seed)
             wall = time.perf_counter() - start
@@ -194,6 +196,8 @@ def main() -> None:
         "latency": percentiles([r["seconds"] for r in results]),
         "latency_by_kind": {kind: percentiles([r["seconds"] for r in results if r["kind"] == kind])
                             for kind in sorted({r["kind"] for r in results})},
+        "latency_one_client_by_kind": {kind: percentiles([r["seconds"] for r in unloaded if r["kind"] == kind])
+                                       for kind in sorted({r["kind"] for r in unloaded})},
         "validator": validation,
         "command": "python " + " ".join(sys.argv),
     }

@@ -33,7 +33,7 @@ def summary_row(atoms: Atoms) -> dict:
     results = atoms.calc.results if atoms.calc is not None else {}
     info = atoms.info
     return {
-        "id": info.get("esml_id"),
+        "id": info.get("esml_id", info.get("optimade_id")),  # a provider's entries carry its own id
         "formula": atoms.get_chemical_formula(),
         "nsites": len(atoms),
         "code": info.get("esml_code"),

@@ -106,7 +106,7 @@ def frame_from_entry(entry: dict) -> Atoms:
         atoms = Structure(entry).as_ase
     except Exception as error:  # the adapter raises many types on incomplete entries
         raise ProviderError(f"entry {entry.get('id')!r} has no usable structure ({type(error).__name__}: {error})") from None
-    atoms.info = {"esml_id": entry.get("id"), "optimade_id": entry.get("id")}
+    atoms.info = {"optimade_id": entry.get("id")}
     for key, value in attributes.items():
         if key in INFO and value is not None:
             atoms.info[INFO[key]] = value

@@ -119,6 +119,7 @@ STRUCTURES = Vocabulary(
         "_esml_energy_per_atom": Property(calculations.c.energy / structures.c.nsites, "float"),
         "_esml_band_gap": Property(calculations.c.band_gap, "float"),
         "_esml_frame": Property(calculations.c.frame, "integer"),
+        "_esml_source": Property(sources.c.path, "string"),
     },
     lists={
         "elements": ListProperty(_element_in_structure, _only_elements, structures.c.nelements),
@@ -430,5 +431,7 @@ def entries_query(condition: sa.ColumnElement[bool]) -> sa.Select:
     joined = calculations.join(structures, calculations.c.structure_id == structures.c.id).outerjoin(
         sources, calculations.c.source_id == sources.c.id)
     return sa.select(calculations, structures.c.numbers, structures.c.positions, structures.c.cell,
-                     structures.c.pbc, structures.c.nsites, structures.c.elements, structures.c.formula_reduced,
-                     sources.c.path.label("source_path")).select_from(joined).where(condition)
+                     structures.c.pbc, structures.c.nsites, structures.c.nelements, structures.c.nperiodic,
+                     structures.c.elements, structures.c.formula_reduced, structures.c.formula_hill,
+                     structures.c.formula_anonymous, sources.c.path.label("source_path")
+                     ).select_from(joined).where(condition)

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 import esml
-from esml.data.filter import STRUCTURES
+from esml.data.filter import STRUCTURES, entries_query
 from esml.data.schema import calculations
 from esml.data.store import Store
 from esml.serve.collection import EntryType, SQLCollection
 from esml.serve.static_entries import (
     LINKS_TABLE, LINKS_VOCABULARY, REFERENCES_TABLE, REFERENCES_VOCABULARY, link_documents, reference_documents,
 )
-from esml.serve.structures import PROVIDER_FIELDS, dataset_names, structure_document, structure_query
+from esml.serve.structures import PROVIDER_FIELDS, dataset_names, structure_document
 
 
 DEFAULT_PAGE_LIMIT = 20  # fixed by the optimade package's query parameters
@@ -58,7 +58,7 @@ def entry_types() -> dict[str, EntryType]:
     from optimade.server.mappers import LinksMapper, ReferenceMapper, StructureMapper
 
     return {
-        "structures": EntryType(StructureResource, StructureMapper, STRUCTURES, structure_query,
+        "structures": EntryType(StructureResource, StructureMapper, STRUCTURES, entries_query,
                                 sa.select(sa.func.count()).select_from(calculations),  # one entry per calculation
                                 calculations.c.id, _structure_documents),
         "references": EntryType(ReferenceResource, ReferenceMapper, REFERENCES_VOCABULARY,

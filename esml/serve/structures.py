@@ -14,7 +14,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from esml.data.records import array_from_blob
-from esml.data.schema import calculations, dataset_members, datasets, structures
+from esml.data.schema import dataset_members, datasets
 
 
 def _field(name: str, type_: str, description: str, unit: str | None = None, sortable: bool = False) -> dict:
@@ -34,6 +34,7 @@ PROVIDER_FIELDS = [
     _field("energy", "float", "Total energy.", "eV", sortable=True),
     _field("energy_per_atom", "float", "Total energy divided by the number of sites.", "eV", sortable=True),
     _field("band_gap", "float", "Band gap (HOMO-LUMO gap for molecules).", "eV", sortable=True),
+    _field("source", "string", "Where the entry came from: the ingested file, or the bundled set (qm9[0:300]).", sortable=True),
     _field("frame", "integer", "Index of the frame inside its source file.", sortable=True),
     _field("forces", "list", "Force on each site, in site order.", "eV/Å"),
     _field("stress", "list", "Stress in Voigt order xx yy zz yz xz xy.", "eV/Å^3"),
@@ -44,15 +45,6 @@ PROVIDER_FIELDS = [
 ]
 SCALAR_COLUMNS = ("code", "code_version", "method", "functional", "basis", "dispersion", "charge",
                   "multiplicity", "energy", "band_gap", "frame")
-
-
-def structure_query(condition: sa.ColumnElement[bool]) -> sa.Select:
-    """Every column a structure document needs, filtered."""
-    joined = calculations.join(structures, calculations.c.structure_id == structures.c.id)
-    return sa.select(calculations, structures.c.numbers, structures.c.positions, structures.c.cell,
-                     structures.c.pbc, structures.c.nsites, structures.c.nelements, structures.c.nperiodic,
-                     structures.c.elements, structures.c.formula_reduced, structures.c.formula_hill,
-                     structures.c.formula_anonymous).select_from(joined).where(condition)
 
 
 def dataset_names(connection, calculation_ids: list[int]) -> dict[int, list[str]]:
@@ -96,6 +88,7 @@ def structure_document(row, datasets_of_entry: list[str]) -> dict:
         "species_at_sites": symbols,
         "structure_features": [],
         "energy_per_atom": row.energy / n_sites if row.energy is not None else None,
+        "source": row.source_path,
         "dataset": datasets_of_entry,
         "properties": row.properties,
         **{name: getattr(row, name) for name in SCALAR_COLUMNS},

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from esml import __version__
-from esml.cli import datasets, demo, evaluate, label, learn, serve, simulate, store, train
+from esml.cli import datasets, demo, evaluate, label, learn, properties, serve, simulate, store, train
 from esml.errors import EsmlError
 
 app = typer.Typer(
@@ -30,6 +30,9 @@ app.command("learn")(learn.learn_command)
 app.command("md")(simulate.md_command)
 app.command("optimize")(simulate.optimize_command)
 app.command("vibrate")(simulate.vibrate_command)
+app.command("fit-property")(properties.fit_property_command)
+app.command("predict")(properties.predict_command)
+app.command("learning-curve")(properties.learning_curve_command)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,94 @@
+"""Learning curves of kernel property models on QM7 / QM9 against the published and measured anchors.
+
+    python benchmarks/property_learning_curves.py --dataset qm7 --target atomization \\
+        --models krr-fchl19,krr-bob,krr-cm --n-train 100,200,500,1000,2000,4000
+    python benchmarks/property_learning_curves.py --dataset qm9 --target U0 --models krr-fchl19 \\
+        --n-train 100,500,1000,2000,5000,10000 --n-test 2000
+
+Each model is trained on the first N molecules of a seeded shuffle of the stored train split and
+scored on the stored test split (or its first --n-test of a seeded shuffle), exactly as
+`esml learning-curve` does; σ and λ by 5-fold cross-validation each time. The store is a temporary
+SQLite file filled by `esml datasets import` unless --db names one. Writes
+benchmarks/results/properties-<dataset>-<target>.json and a log-log PNG of all models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from esml.data.bundled import import_bundled
+from esml.data.datasets import list_datasets
+from esml.data.store import open_store
+from esml.properties.krr import KRRConfig
+from esml.properties.learning_curve import learning_curve
+
+
+def plot(curves: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4.2))
+    for curve in curves:
+        points = curve["points"]
+        axis.loglog([p["n_train"] for p in points], [p["mae"] for p in points], "o-", label=curve["model"])
+    unit = curves[0]["points"][0]["unit"]
+    if unit == "kcal/mol":
+        axis.axhline(1.0, color="grey", linestyle=":", label="1 kcal/mol")
+    axis.set_xlabel("training molecules N")
+    axis.set_ylabel(f"test MAE ({unit})")
+    axis.set_title(f"{curves[0]['dataset']} {curves[0]['target']}, {curves[0]['n_test']} test molecules")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="qm7")
+    parser.add_argument("--target", default="atomization")
+    parser.add_argument("--models", default="krr-fchl19,krr-bob,krr-cm")
+    parser.add_argument("--n-train", default="100,200,500,1000,2000,4000")
+    parser.add_argument("--n-test", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--db", default=None)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    out = args.out or Path(f"benchmarks/results/properties-{args.dataset}-{args.target}.json")
+    sizes = [int(n) for n in args.n_train.split(",")]
+
+    with tempfile.TemporaryDirectory() as scratch:
+        store = open_store(args.db or str(Path(scratch) / "store.db"))
+        if args.dataset not in {summary.name for summary in list_datasets(store)}:
+            import_bundled(store, args.dataset)
+        curves = []
+        for model in args.models.split(","):
+            start = time.perf_counter()
+            config = KRRConfig(representation=model.removeprefix("krr-"), seed=args.seed)
+            curve = learning_curve(store, args.dataset, args.target, config, sizes, args.n_test,
+                                   log=lambda line: print(f"  [{model}] {line}", flush=True))
+            curve["wall_s"] = time.perf_counter() - start
+            curves.append(curve)
+            print(model, [(p["n_train"], round(p["mae"], 3)) for p in curve["points"]], flush=True)
+
+    report = {"benchmark": "property_learning_curves", "date": date.today().isoformat(),
+              "machine": f"{platform.machine()}, {os.cpu_count()} cores", "command": "python " + " ".join(sys.argv),
+              "curves": curves}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    plot(curves, out.with_suffix(".png"))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

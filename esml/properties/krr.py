@@ -1,0 +1,186 @@
+"""Kernel ridge regression for molecular properties, with a GP-style uncertainty.
+
+The target is first reduced by a baseline: for extensive quantities (energies) a per-element
+linear fit on the atom counts (the dressed-atom energy, which also absorbs any choice of free-atom
+reference), for intensive ones the mean. The kernel model learns the rest.
+
+σ (as a multiple of the representation's median distance) and the regulariser λ come from k-fold
+cross-validation on at most ``cv_max`` training molecules; the final model solves (K + λI)α = y
+by Cholesky in float64 on all of them. Read as a Gaussian process with prior covariance s²K and
+noise s²λ, the posterior gives each prediction a standard deviation; s² = yᵀα / N (maximum
+likelihood).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.linalg
+from ase import Atoms
+
+from esml.properties.kernels import METRICS, kernel, median_distance, self_kernel
+from esml.properties.representations import Features, Layout, PropertyError, check_molecules, featurize, fit_layout
+
+
+@dataclass(frozen=True)
+class KRRConfig:
+    representation: str = "fchl19"
+    sigma_factors: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # × the median distance
+    lambdas: tuple[float, ...] = (1e-10, 1e-8, 1e-6, 1e-4, 1e-2)
+    folds: int = 5
+    cv_max: int = 2000
+    seed: int = 0
+
+
+@dataclass
+class KernelRidge:
+    """A fitted model: what it needs to featurize new molecules and predict."""
+
+    layout: Layout
+    features: Features
+    alpha: np.ndarray
+    cholesky: np.ndarray
+    sigma: float
+    lam: float
+    amplitude: float  # s², in target units squared
+    baseline: dict  # {"kind": "elements"|"mean", "coefficients": {Z: value} | "mean": value}
+    target: dict = field(default_factory=dict)  # name, unit, dataset: for the user's information
+    cv: dict = field(default_factory=dict)
+
+    @property
+    def metric(self) -> str:
+        return METRICS[self.layout.name]
+
+
+def baseline_values(baseline: dict, frames: list[Atoms]) -> np.ndarray:
+    if baseline["kind"] == "mean":
+        return np.full(len(frames), baseline["mean"])
+    coefficients = {int(z): value for z, value in baseline["coefficients"].items()}
+    return np.array([sum(coefficients.get(int(z), 0.0) for z in atoms.numbers) for atoms in frames])
+
+
+def fit_baseline(frames: list[Atoms], y: np.ndarray, extensive: bool) -> dict:
+    if not extensive:
+        return {"kind": "mean", "mean": float(y.mean())}
+    elements = sorted({int(z) for atoms in frames for z in atoms.numbers})
+    counts = np.array([[np.count_nonzero(atoms.numbers == z) for z in elements] for atoms in frames], dtype=float)
+    coefficients, *_ = np.linalg.lstsq(counts, y, rcond=None)
+    return {"kind": "elements", "coefficients": {z: float(c) for z, c in zip(elements, coefficients)}}
+
+
+def fit_krr(frames: list[Atoms], y: np.ndarray, extensive: bool, config: KRRConfig = KRRConfig(),
+            log: Callable[[str], None] = lambda _: None, also_for: list[Atoms] = ()) -> KernelRidge:
+    """``also_for``: molecules the model will be asked about (a test set); padded representations
+    (Coulomb matrix, Bag of Bonds) are laid out large enough for them too. Their values are not used."""
+    y = np.asarray(y, dtype=np.float64)
+    if len(frames) != len(y) or len(frames) < config.folds:
+        raise PropertyError(f"need at least {config.folds} molecules with a value each to fit (got {len(frames)})")
+    layout = fit_layout(config.representation, [*frames, *also_for])
+    features = featurize(layout, frames)
+    metric = METRICS[layout.name]
+    baseline = fit_baseline(frames, y, extensive)
+    residual = y - baseline_values(baseline, frames)
+    scale = median_distance(features, metric, seed=config.seed)
+    sigma, lam, cv = cross_validate(features, residual, scale, metric, config, log)
+    log(f"σ = {sigma:.4g} ({sigma / scale:g} × median distance), λ = {lam:g}; fitting on {len(frames)} molecules")
+    matrix = kernel(features, features, [sigma], metric)[0]
+    matrix[np.diag_indices_from(matrix)] += lam
+    cholesky = _cholesky(matrix, lam)
+    alpha = scipy.linalg.cho_solve((cholesky, True), residual)
+    amplitude = float(residual @ alpha / len(residual))
+    return KernelRidge(layout, features, alpha, cholesky, sigma, lam, amplitude, baseline, cv=cv)
+
+
+def cross_validate(features: Features, y: np.ndarray, scale: float, metric: str, config: KRRConfig,
+                   log: Callable[[str], None]) -> tuple[float, float, dict]:
+    """σ and λ with the lowest k-fold validation MAE, on at most ``cv_max`` molecules."""
+    rng = np.random.default_rng(config.seed)
+    chosen = np.sort(rng.permutation(features.n_molecules)[:config.cv_max])
+    subset = _subset(features, chosen)
+    sigmas = [factor * scale for factor in config.sigma_factors]
+    matrices = kernel(subset, subset, sigmas, metric)
+    folds = np.array_split(rng.permutation(len(chosen)), config.folds)
+    errors = np.zeros((len(sigmas), len(config.lambdas)))
+    for s, matrix in enumerate(matrices):
+        for l, lam in enumerate(config.lambdas):
+            errors[s, l] = np.mean([_fold_mae(matrix, y[chosen], fold, lam) for fold in folds])
+    s, l = np.unravel_index(np.argmin(errors), errors.shape)
+    log(f"cross-validation on {len(chosen)} molecules: best MAE {errors[s, l]:.4g} at σ factor "
+        f"{config.sigma_factors[s]}, λ {config.lambdas[l]:g}")
+    table = {"sigma_factors": list(config.sigma_factors), "lambdas": list(config.lambdas), "mae": errors.tolist(),
+             "n": int(len(chosen))}
+    return sigmas[s], config.lambdas[l], table
+
+
+def _fold_mae(matrix: np.ndarray, y: np.ndarray, validation: np.ndarray, lam: float) -> float:
+    train = np.setdiff1d(np.arange(len(y)), validation)
+    block = matrix[np.ix_(train, train)].copy()
+    block[np.diag_indices_from(block)] += lam
+    try:
+        alpha = scipy.linalg.cho_solve(scipy.linalg.cho_factor(block, lower=True), y[train])
+    except np.linalg.LinAlgError:
+        return np.inf  # λ too small for this σ: the matrix is not numerically positive definite
+    return float(np.abs(matrix[np.ix_(validation, train)] @ alpha - y[validation]).mean())
+
+
+def _cholesky(matrix: np.ndarray, lam: float) -> np.ndarray:
+    try:
+        return scipy.linalg.cholesky(matrix, lower=True)
+    except np.linalg.LinAlgError:
+        raise PropertyError(f"the kernel matrix is not positive definite at λ = {lam:g} (duplicate molecules "
+                            "with different values?); deduplicate or raise the smallest λ") from None
+
+
+def _subset(features: Features, molecules: np.ndarray) -> Features:
+    if not features.local:
+        return Features(features.vectors[molecules], len(molecules))
+    renumber = np.full(features.n_molecules, -1)
+    renumber[molecules] = np.arange(len(molecules))
+    rows = renumber[features.molecule] >= 0
+    return Features(features.vectors[rows], len(molecules), features.species[rows], renumber[features.molecule[rows]])
+
+
+def predict(model: KernelRidge, frames: list[Atoms], with_std: bool = False, chunk: int = 1000
+            ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predicted values (and posterior standard deviations), in chunks of molecules."""
+    check_molecules(frames, model.layout)
+    means, stds = [], []
+    for start in range(0, len(frames), chunk):
+        part = frames[start:start + chunk]
+        features = featurize(model.layout, part)
+        cross = kernel(features, model.features, [model.sigma], model.metric)[0]
+        means.append(cross @ model.alpha + baseline_values(model.baseline, part))
+        if with_std:
+            solved = scipy.linalg.solve_triangular(model.cholesky, cross.T, lower=True)
+            prior = self_kernel(features, model.sigma, model.metric)
+            variance = model.amplitude * (prior - (solved**2).sum(0) + model.lam)
+            stds.append(np.sqrt(np.clip(variance, 0.0, None)))
+    return np.concatenate(means), np.concatenate(stds) if with_std else None
+
+
+def save(model: KernelRidge, path: Path) -> None:
+    meta = {"format": "esml-krr-1", "layout": model.layout.to_json(), "sigma": model.sigma, "lam": model.lam,
+            "amplitude": model.amplitude, "baseline": model.baseline, "target": model.target, "cv": model.cv}
+    features = model.features
+    arrays = {"vectors": features.vectors, "alpha": model.alpha, "cholesky": model.cholesky}
+    if features.local:
+        arrays |= {"species": features.species, "molecule": features.molecule}
+    with open(path, "wb") as handle:
+        np.savez(handle, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+
+
+def load(path: Path) -> KernelRidge:
+    try:
+        with np.load(path) as data:
+            meta = json.loads(data["meta"].tobytes())
+            arrays = {key: data[key] for key in data.files if key != "meta"}
+    except (OSError, ValueError, KeyError) as error:
+        raise PropertyError(f"{path} is not an esml property model ({type(error).__name__}); "
+                            "make one with `esml fit-property`") from None
+    features = Features(arrays["vectors"], len(arrays["alpha"]), arrays.get("species"), arrays.get("molecule"))
+    return KernelRidge(Layout.from_json(meta["layout"]), features, arrays["alpha"], arrays["cholesky"], meta["sigma"],
+                       meta["lam"], meta["amplitude"], meta["baseline"], meta["target"], meta["cv"])

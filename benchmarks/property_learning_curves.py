@@ -28,29 +28,7 @@ from esml.data.bundled import import_bundled
 from esml.data.datasets import list_datasets
 from esml.data.store import open_store
 from esml.properties.krr import KRRConfig
-from esml.properties.learning_curve import learning_curve
-
-
-def plot(curves: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(6, 4.2))
-    for curve in curves:
-        points = curve["points"]
-        axis.loglog([p["n_train"] for p in points], [p["mae"] for p in points], "o-", label=curve["model"])
-    unit = curves[0]["points"][0]["unit"]
-    if unit == "kcal/mol":
-        axis.axhline(1.0, color="grey", linestyle=":", label="1 kcal/mol")
-    axis.set_xlabel("training molecules N")
-    axis.set_ylabel(f"test MAE ({unit})")
-    axis.set_title(f"{curves[0]['dataset']} {curves[0]['target']}, {curves[0]['n_test']} test molecules")
-    axis.grid(True, which="both", alpha=0.3)
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
+from esml.properties.learning_curve import learning_curve, plot_learning_curves
 
 
 def main() -> None:
@@ -86,7 +64,7 @@ def main() -> None:
               "curves": curves}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
-    plot(curves, out.with_suffix(".png"))
+    plot_learning_curves(curves, out.with_suffix(".png"))
     print(f"wrote {out}")
 
 

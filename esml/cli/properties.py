@@ -97,7 +97,7 @@ def learning_curve_command(
     """Test MAE against N on the stored splits: {"points": [{"n_train", "mae", "unit", "seconds"}, …]} and a log-log plot."""
     from esml.cli.report import console
     from esml.data.store import open_store
-    from esml.properties.learning_curve import learning_curve, plot_learning_curve
+    from esml.properties.learning_curve import learning_curve, plot_learning_curves
     from esml.properties.representations import PropertyError
 
     try:
@@ -108,5 +108,5 @@ def learning_curve_command(
         raise PropertyError("every --n-train size must be at least 5 (cross-validation folds)")
     report = learning_curve(open_store(db), dataset, target, _config(model, seed), sizes, n_test, log=console.print)
     json_out.write_text(json.dumps(report, indent=1) + "\n")
-    plot_learning_curve(report, json_out.with_suffix(".png"))
+    plot_learning_curves([report], json_out.with_suffix(".png"))
     console.print(f"wrote {json_out} and {json_out.with_suffix('.png')}", highlight=False)

@@ -42,18 +42,24 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def plot_learning_curve(report: dict, path: Path) -> None:
+def plot_learning_curves(reports: list[dict], path: Path) -> None:
+    """One log-log line per model (reports of the same dataset and target), with 1 kcal/mol marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = report["points"]
-    figure, axis = plt.subplots(figsize=(5.5, 4))
-    axis.loglog([p["n_train"] for p in points], [p["mae"] for p in points], "o-", label=report["model"])
+    figure, axis = plt.subplots(figsize=(6, 4.2))
+    for report in reports:
+        points = report["points"]
+        axis.loglog([p["n_train"] for p in points], [p["mae"] for p in points], "o-", label=report["model"])
+    first = reports[0]
+    unit = first["points"][0]["unit"]
+    if unit == "kcal/mol":
+        axis.axhline(1.0, color="grey", linestyle=":", label="1 kcal/mol")
     axis.set_xlabel("training molecules N")
-    axis.set_ylabel(f"test MAE ({points[0]['unit']})")
-    axis.set_title(f"{report['dataset']} {report['target']}: {report['n_test']} test molecules")
+    axis.set_ylabel(f"test MAE ({unit})")
+    axis.set_title(f"{first['dataset']} {first['target']}: {first['n_test']} test molecules")
     axis.grid(True, which="both", alpha=0.3)
     axis.legend()
     figure.tight_layout()

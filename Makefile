@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all bench bench-data bench-potentials bench-active peers clean
+.PHONY: demo test test-all bench bench-data bench-potentials bench-active bench-serve bench-properties peers clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,16 @@ bench-potentials: $(STAMP) $(PEER_VENVS)
 bench-active: $(STAMP)
 	$(BIN)/python benchmarks/active_learning.py --system aspirin --budget 160
 	$(BIN)/python benchmarks/active_learning.py --system ethanol --budget 160
+
+# OPTIMADE server under load (fills a temporary store with QM9 first, ~1 minute).
+bench-serve: $(STAMP)
+	$(BIN)/python benchmarks/serve_load.py
+
+# Property learning curves (QM7: ~10 minutes; QM9 U0 to N=10,000: ~20 minutes) and the kernel beside qmllib's.
+bench-properties: $(STAMP)
+	$(BIN)/python benchmarks/property_kernel_speed.py --sizes 100,200,400
+	$(BIN)/python benchmarks/property_learning_curves.py --dataset qm7 --target atomization --models krr-fchl19,krr-bob,krr-cm
+	$(BIN)/python benchmarks/property_learning_curves.py --dataset qm9 --target U0 --models krr-fchl19 --n-train 100,500,1000,2000,5000,10000 --n-test 1000
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -13,7 +13,7 @@ from datetime import timezone
 import numpy as np
 import sqlalchemy as sa
 
-from esml.data.records import array_from_blob
+from esml.data.query import frame_from_row
 from esml.data.schema import dataset_members, datasets
 
 
@@ -45,6 +45,7 @@ PROVIDER_FIELDS = [
 ]
 SCALAR_COLUMNS = ("code", "code_version", "method", "functional", "basis", "dispersion", "charge",
                   "multiplicity", "energy", "band_gap", "frame")
+ARRAY_RESULTS = ("forces", "stress", "dipole", "charges")
 
 
 def dataset_names(connection, calculation_ids: list[int]) -> dict[int, list[str]]:
@@ -60,14 +61,15 @@ def dataset_names(connection, calculation_ids: list[int]) -> dict[int, list[str]
 
 
 def structure_document(row, datasets_of_entry: list[str]) -> dict:
-    """One OPTIMADE structure (before the mapper nests it under ``attributes``)."""
-    from ase.data import chemical_symbols
-
-    symbols = [chemical_symbols[z] for z in np.frombuffer(row.numbers, dtype="<i2")]
+    """One OPTIMADE structure (before the mapper nests it under ``attributes``), from a row of
+    the store's entries query, decoded the way ``esml query`` decodes it."""
+    frame = frame_from_row(row)
+    symbols = frame.get_chemical_symbols()
     elements = row.elements.split(",")
     counts = Counter(symbols)
-    periodic = [int(row.pbc >> axis & 1) for axis in range(3)]
+    periodic = [int(p) for p in frame.pbc]
     n_sites = row.nsites
+    results = frame.calc.results if frame.calc is not None else {}
     document = {
         "id": str(row.id),
         "immutable_id": row.hash,
@@ -81,8 +83,10 @@ def structure_document(row, datasets_of_entry: list[str]) -> dict:
         "chemical_formula_anonymous": row.formula_anonymous,
         "dimension_types": periodic,
         "nperiodic_dimensions": row.nperiodic,
-        "lattice_vectors": _lattice_vectors(row.cell, periodic),
-        "cartesian_site_positions": array_from_blob(row.positions, (n_sites, 3)).tolist(),
+        # OPTIMADE wants nulls for a vector along a non-periodic direction
+        "lattice_vectors": [vector.tolist() if periodic[axis] else [None, None, None]
+                            for axis, vector in enumerate(frame.cell.array)] if any(periodic) else None,
+        "cartesian_site_positions": frame.positions.tolist(),
         "nsites": n_sites,
         "species": [{"name": element, "chemical_symbols": [element], "concentration": [1.0]} for element in elements],
         "species_at_sites": symbols,
@@ -92,20 +96,6 @@ def structure_document(row, datasets_of_entry: list[str]) -> dict:
         "dataset": datasets_of_entry,
         "properties": row.properties,
         **{name: getattr(row, name) for name in SCALAR_COLUMNS},
-        **_arrays(row, n_sites),
+        **{name: np.asarray(results[name]).tolist() for name in ARRAY_RESULTS if name in results},
     }
     return {key: value for key, value in document.items() if value is not None}
-
-
-def _lattice_vectors(cell_blob: bytes | None, periodic: list[int]) -> list | None:
-    """Rows of the cell; OPTIMADE wants nulls for a vector along a non-periodic direction."""
-    if cell_blob is None or not any(periodic):
-        return None
-    cell = np.frombuffer(cell_blob, dtype="<f8").reshape(3, 3)
-    return [vector.tolist() if periodic[axis] else [None, None, None] for axis, vector in enumerate(cell)]
-
-
-def _arrays(row, n_sites: int) -> dict:
-    shapes = {"forces": (n_sites, 3), "stress": (6,), "dipole": (3,), "charges": (n_sites,)}
-    arrays = {name: array_from_blob(getattr(row, name), shape) for name, shape in shapes.items()}
-    return {name: array.tolist() for name, array in arrays.items() if array is not None}

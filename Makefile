@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all bench bench-data bench-potentials bench-active bench-serve bench-properties peers clean
+.PHONY: demo test test-all bench bench-data bench-potentials bench-active bench-serve bench-properties bench-materials peers clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,13 @@ bench-properties: $(STAMP)
 	$(BIN)/python benchmarks/property_kernel_speed.py --sizes 100,200,400
 	$(BIN)/python benchmarks/property_learning_curves.py --dataset qm7 --target atomization --models krr-fchl19,krr-bob,krr-cm
 	$(BIN)/python benchmarks/property_learning_curves.py --dataset qm9 --target U0 --models krr-fchl19 --n-train 100,500,1000,2000,5000,10000 --n-test 1000
+
+# SISSO and gplearn on the 82 octet binaries (~10 minutes); perovskite stability from composition (~2 minutes);
+# generate -> label (xTB) -> train (CGCNN) -> rank for Si-C (~8 minutes).
+bench-materials: $(STAMP)
+	$(BIN)/python benchmarks/sisso_octet.py
+	$(BIN)/python benchmarks/materials_perovskite.py
+	$(BIN)/python benchmarks/materials_loop.py --elements Si,C
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -9,14 +9,16 @@ from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_s
 
 from esml.calculator import PotentialCalculator
 from esml.errors import StructureError
-from esml.potentials import ANIPotential, PaiNNPotential, load, save
+from esml.potentials import ANIPotential, CGCNNPotential, PaiNNPotential, load, save
 
-SMALL = {"ani": dict(hidden={1: [16, 8], 6: [16, 8], 8: [16, 8], 14: [16, 8]}), "painn": dict(features=16, layers=2)}
+SMALL = {"ani": dict(hidden={1: [16, 8], 6: [16, 8], 8: [16, 8], 14: [16, 8]}), "painn": dict(features=16, layers=2),
+         "cgcnn": dict(features=16, layers=2, n_basis=12)}
+FAMILY = {"ani": ANIPotential, "painn": PaiNNPotential, "cgcnn": CGCNNPotential}
 
 
 def make(kind: str, species=(1, 6, 8), seed: int = 0, **extra):
     torch.manual_seed(seed)
-    potential = {"ani": ANIPotential, "painn": PaiNNPotential}[kind](list(species), **SMALL[kind], **extra)
+    potential = FAMILY[kind](list(species), **SMALL[kind], **extra)
     for parameter in potential.parameters():  # untrained output layers are zero; give every weight a value
         torch.nn.init.normal_(parameter, std=0.1)
     return potential
@@ -33,7 +35,7 @@ def ethanol():
     return atoms
 
 
-KINDS = ["ani", "painn"]
+KINDS = ["ani", "painn", "cgcnn"]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -7,7 +7,8 @@ import sys
 import typer
 
 from esml import __version__
-from esml.cli import datasets, demo, evaluate, label, learn, properties, serve, simulate, store, train
+from esml.cli import (datasets, demo, evaluate, interpret, label, learn, materials, properties, serve, simulate, store,
+                      train)
 from esml.errors import EsmlError
 
 app = typer.Typer(
@@ -33,6 +34,9 @@ app.command("vibrate")(simulate.vibrate_command)
 app.command("fit-property")(properties.fit_property_command)
 app.command("predict")(properties.predict_command)
 app.command("learning-curve")(properties.learning_curve_command)
+app.command("sisso")(interpret.sisso_command)
+app.command("attribute")(interpret.attribute_command)
+app.add_typer(materials.app, name="materials")
 
 
 def _version(value: bool) -> None:

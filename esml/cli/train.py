@@ -10,11 +10,11 @@ import typer
 
 from esml.errors import EsmlError
 
-MODEL_ALIASES = {"ani": "ani", "painn": "painn", "equivariant": "painn"}
+MODEL_ALIASES = {"ani": "ani", "painn": "painn", "equivariant": "painn", "cgcnn": "cgcnn"}
 
 
 def train_command(
-    model: str = typer.Option("ani", "--model", help="ani (ANI-style HDNNP) or equivariant (PaiNN)."),
+    model: str = typer.Option("ani", "--model", help="ani (ANI-style HDNNP), equivariant (PaiNN) or cgcnn (crystal graph)."),
     data: Path = typer.Option(None, "--data", help="Labeled frames (extxyz with energy and forces); info['split'] = train/valid/test is honoured."),
     db: str = typer.Option(None, "--db", help="Store to read --dataset from (SQLite path or PostgreSQL URL)."),
     dataset: str = typer.Option(None, "--dataset", help="A store dataset with stored train/valid/test splits."),

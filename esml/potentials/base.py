@@ -58,11 +58,17 @@ class Potential(nn.Module):
         """Scaled-down energy of each atom (n_members, n_atoms) from the edge vectors (n_edges, 3) Å."""
         raise NotImplementedError
 
-    def forward(self, graph: AtomicGraph, positions: torch.Tensor | None = None, cell: torch.Tensor | None = None) -> torch.Tensor:
-        """Energies (n_members, n_structures) float64 eV; ``positions``/``cell`` replace the graph's (strain for stress)."""
+    def site_energies(self, graph: AtomicGraph, positions: torch.Tensor | None = None,
+                      cell: torch.Tensor | None = None) -> torch.Tensor:
+        """Each atom's share of the energy (n_members, n_atoms) float64 eV, reference energy included;
+        they sum to the structure's energy (the model's own attribution to atoms)."""
         species = self.species_of(graph.numbers)
         atomic = self.atomic_energies(graph, species, graph.edge_vectors(positions, cell))
-        per_atom = atomic.double() * self.energy_scale + self.self_energies[species]
+        return atomic.double() * self.energy_scale + self.self_energies[species]
+
+    def forward(self, graph: AtomicGraph, positions: torch.Tensor | None = None, cell: torch.Tensor | None = None) -> torch.Tensor:
+        """Energies (n_members, n_structures) float64 eV; ``positions``/``cell`` replace the graph's (strain for stress)."""
+        per_atom = self.site_energies(graph, positions, cell)
         total = per_atom.new_zeros(per_atom.shape[0], graph.n_structures)
         return total.index_add(1, graph.structure, per_atom)
 

@@ -35,3 +35,7 @@ class Ensemble(Potential):
 
     def forward(self, graph: AtomicGraph, positions: torch.Tensor | None = None, cell: torch.Tensor | None = None) -> torch.Tensor:
         return torch.cat([member(graph, positions, cell) for member in self.members])
+
+    def site_energies(self, graph: AtomicGraph, positions: torch.Tensor | None = None,
+                      cell: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.cat([member.site_energies(graph, positions, cell) for member in self.members])

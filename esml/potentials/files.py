@@ -11,11 +11,13 @@ from esml import __version__
 from esml.errors import EsmlError
 from esml.potentials.ani import ANIPotential
 from esml.potentials.base import Potential
+from esml.potentials.cgcnn import CGCNNPotential
 from esml.potentials.ensemble import Ensemble
 from esml.potentials.gp import GaussianProcessPotential
 from esml.potentials.painn import PaiNNPotential
 
-FAMILIES: dict[str, type[Potential]] = {"ani": ANIPotential, "painn": PaiNNPotential, "gp": GaussianProcessPotential}
+FAMILIES: dict[str, type[Potential]] = {"ani": ANIPotential, "painn": PaiNNPotential, "gp": GaussianProcessPotential,
+                                        "cgcnn": CGCNNPotential}
 
 
 def build(kind: str, config: dict) -> Potential:

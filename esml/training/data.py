@@ -128,12 +128,13 @@ def fit_self_energies(frames: Sequence[Atoms], species: Sequence[int]) -> np.nda
 
 
 def force_scale(frames: Sequence[Atoms], self_energies: np.ndarray, species: Sequence[int]) -> float:
-    """Typical size of what the network must learn: RMS force component (eV/Å), or of the residual energy per atom."""
+    """Typical size of what the network must learn: the larger of the RMS force component (eV/Å) and
+    the spread of the residual energy per atom (eV). Either alone can fail: crystals at symmetric
+    sites have zero forces but energies eV apart; MD frames have tiny residuals but large forces."""
     forces = [atoms.calc.results.get("forces") for atoms in frames]
+    rms = 0.0
     if all(f is not None for f in forces):
         rms = float(np.sqrt(np.mean(np.concatenate([np.ravel(f) for f in forces]) ** 2)))
-        if rms > 0:
-            return rms
     residual = np.array([atoms.get_potential_energy() for atoms in frames]) - element_counts(frames, species) @ self_energies
     n_atoms = np.array([len(atoms) for atoms in frames])
-    return float(np.std(residual / n_atoms)) or 1.0
+    return max(rms, float(np.std(residual / n_atoms))) or 1.0

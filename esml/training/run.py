@@ -17,7 +17,7 @@ from esml.training.data import GraphSet, Splits, check_labels, fit_self_energies
 from esml.training.loop import EpochLog, TrainConfig, evaluate_set, fit
 
 #: Family defaults that differ from TrainConfig's: PaiNN wants a smaller step.
-FAMILY_LEARNING_RATES = {"ani": 1e-3, "painn": 5e-4}
+FAMILY_LEARNING_RATES = {"ani": 1e-3, "painn": 5e-4, "cgcnn": 1e-3}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Interpretable models: symbolic regression (SISSO, genetic programming) and attribution."""

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from esml.potentials.ani import cosine_cutoff
-from esml.potentials.base import Potential
+from esml.potentials.base import MessagePassing
 from esml.potentials.graph import AtomicGraph
 
 
@@ -49,28 +49,21 @@ class Convolution(nn.Module):
         return nn.functional.softplus(v.index_add(0, i, message / MESSAGE_SCALE))
 
 
-class CGCNNPotential(Potential):
+class CGCNNPotential(MessagePassing):
     """CGCNN with ``features`` channels, ``layers`` convolutions, ``n_basis`` Gaussians, cutoff in Å."""
 
     kind = "cgcnn"
 
     def __init__(self, species: Sequence[int], *, features: int = 64, layers: int = 3, n_basis: int = 40,
                  cutoff: float = 4.0, self_energies: Sequence[float] | None = None, energy_scale: float = 1.0):
-        super().__init__(species, self_energies, energy_scale)
-        self.features, self.layers, self.n_basis, self.cutoff = features, layers, n_basis, cutoff
-        self.embedding = nn.Embedding(len(self.species), features)
+        super().__init__(species, features, layers, n_basis, cutoff, self_energies, energy_scale)
         self.convolutions = nn.ModuleList(Convolution(features, n_basis) for _ in range(layers))
-        self.readout = nn.Sequential(nn.Linear(features, features), nn.Softplus(), nn.Linear(features, 1))
-        nn.init.zeros_(self.readout[-1].weight)  # start from the reference energies, not from noise
-        nn.init.zeros_(self.readout[-1].bias)
-
-    def config(self) -> dict:
-        return {**super().config(), "features": self.features, "layers": self.layers,
-                "n_basis": self.n_basis, "cutoff": self.cutoff}
+        self.readout = self.zero_last_layer(
+            nn.Sequential(nn.Linear(features, features), nn.Softplus(), nn.Linear(features, 1)))
 
     def atomic_energies(self, graph: AtomicGraph, species: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
-        keep = torch.nonzero(vectors.norm(dim=1) < self.cutoff).squeeze(1)
-        edges, distances = graph.edges[:, keep], vectors[keep].norm(dim=1)
+        edges, vectors = self.edges_inside_cutoff(graph, vectors)
+        distances = vectors.norm(dim=1)
         basis = gaussian_basis(distances, self.n_basis, self.cutoff)
         envelope = cosine_cutoff(distances, self.cutoff)
         v = self.embedding(species)

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from esml.potentials.ani import cosine_cutoff
-from esml.potentials.base import Potential
+from esml.potentials.base import MessagePassing
 from esml.potentials.graph import AtomicGraph
 
 
@@ -58,29 +58,21 @@ class Update(nn.Module):
         return s + a_sv * (uv * vv).sum(1) + a_ss, v + a_vv.unsqueeze(1) * uv
 
 
-class PaiNNPotential(Potential):
+class PaiNNPotential(MessagePassing):
     """PaiNN with ``features`` channels, ``layers`` message/update blocks, cutoff in Å."""
 
     kind = "painn"
 
     def __init__(self, species: Sequence[int], *, features: int = 128, layers: int = 3, n_basis: int = 20,
                  cutoff: float = 5.0, self_energies: Sequence[float] | None = None, energy_scale: float = 1.0):
-        super().__init__(species, self_energies, energy_scale)
-        self.features, self.layers, self.n_basis, self.cutoff = features, layers, n_basis, cutoff
-        self.embedding = nn.Embedding(len(self.species), features)
+        super().__init__(species, features, layers, n_basis, cutoff, self_energies, energy_scale)
         self.messages = nn.ModuleList(Message(features, n_basis) for _ in range(layers))
         self.updates = nn.ModuleList(Update(features) for _ in range(layers))
-        self.readout = nn.Sequential(nn.Linear(features, features // 2), nn.SiLU(), nn.Linear(features // 2, 1))
-        nn.init.zeros_(self.readout[-1].weight)  # start from the reference energies, not from noise
-        nn.init.zeros_(self.readout[-1].bias)
-
-    def config(self) -> dict:
-        return {**super().config(), "features": self.features, "layers": self.layers,
-                "n_basis": self.n_basis, "cutoff": self.cutoff}
+        self.readout = self.zero_last_layer(
+            nn.Sequential(nn.Linear(features, features // 2), nn.SiLU(), nn.Linear(features // 2, 1)))
 
     def atomic_energies(self, graph: AtomicGraph, species: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
-        keep = torch.nonzero(vectors.norm(dim=1) < self.cutoff).squeeze(1)
-        edges, vectors = graph.edges[:, keep], vectors[keep]
+        edges, vectors = self.edges_inside_cutoff(graph, vectors)
         distances = vectors.norm(dim=1)
         basis = sinc_basis(distances, self.n_basis, self.cutoff)
         envelope = cosine_cutoff(distances, self.cutoff)

@@ -29,6 +29,7 @@ def hull_command(
     if missing:
         raise CompositionError(f"column(s) {', '.join(missing)} not in {data}; choose them with --formula/--energy")
     energies = pd.to_numeric(table[energy], errors="coerce")
+    # Named FORMULA#ROW, so that two rows of one formula (polymorphs) stay apart in the ranking.
     entries = [entry(str(f), float(e), per_atom, name=f"{f}#{k}")
                for k, (f, e) in enumerate(zip(table[formula], energies))]
     ranked = rank_by_hull(entries, entries)

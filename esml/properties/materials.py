@@ -8,6 +8,8 @@ three O), or eV/atom with ``per_atom=True``.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
 from esml.errors import EsmlError
@@ -47,14 +49,10 @@ def composition(formula: str):
 
 
 def _symbols(formula: str) -> list[str]:
-    import re
-
     return re.findall(r"[A-Z][a-z]*", formula) or [formula.strip()]
 
 
 def entry(formula: str, energy: float, per_atom: bool = False, name: str | None = None):
-    import math
-
     from pymatgen.analysis.phase_diagram import PDEntry
 
     parsed = composition(formula)

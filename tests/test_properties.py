@@ -151,3 +151,15 @@ def test_predict_refuses_an_empty_file_and_a_non_model(tmp_path):
     not_a_model.write_text("hello")
     result = invoke("predict", str(not_a_model), str(empty))
     assert result.exit_code != 0 and "not an esml property model" in str(result.exception)
+
+
+def test_split_frames_fetches_only_the_chosen_molecules_in_the_shuffled_order(qm7_store):
+    from esml.data.query import query
+    from esml.properties.targets import split_frames
+
+    whole = query(qm7_store, dataset="qm7-400", split="train")
+    order = np.random.default_rng(3).permutation(len(whole))
+    chosen = split_frames(qm7_store, "qm7-400", "train", 25, seed=3)
+    assert [a.info["esml_id"] for a in chosen] == [whole[i].info["esml_id"] for i in order[:25]]
+    assert chosen[0] == whole[order[0]] and chosen[0].info == whole[order[0]].info
+    assert len(split_frames(qm7_store, "qm7-400", "test", None, seed=0)) == 40

@@ -7,7 +7,7 @@ calculation's other scalar properties by name.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import sqlalchemy as sa
 from ase import Atoms
@@ -52,6 +52,26 @@ def iter_query(store: Store, filter_text: str = "", *, dataset: str | None = Non
     with store.engine.connect() as connection:
         for row in connection.execution_options(yield_per=2000).execute(statement):
             yield frame_from_row(row)
+
+
+def ids(store: Store, filter_text: str = "", *, dataset: str | None = None, split: str | None = None) -> list[int]:
+    """Calculation ids of the frames ``query`` would return, in the same order, without decoding any."""
+    if dataset is not None:
+        check_dataset(store, dataset)
+    statement = select(filter_text, dataset, split).with_only_columns(calculations.c.id)
+    with store.engine.connect() as connection:
+        return list(connection.execute(statement).scalars())
+
+
+def frames_by_id(store: Store, wanted: Sequence[int], chunk: int = 5000) -> list[Atoms]:
+    """Frames of the calculations ``wanted``, in that order (chunked: SQLite limits bound parameters)."""
+    found: dict[int, Atoms] = {}
+    with store.engine.connect() as connection:
+        for start in range(0, len(wanted), chunk):
+            part = [int(k) for k in wanted[start:start + chunk]]
+            for row in connection.execute(select().where(calculations.c.id.in_(part))):
+                found[row.id] = frame_from_row(row)
+    return [found[int(k)] for k in wanted]
 
 
 def count(store: Store, filter_text: str = "", *, dataset: str | None = None, split: str | None = None) -> int:

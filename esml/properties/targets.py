@@ -15,7 +15,7 @@ import numpy as np
 from ase import Atoms
 
 from esml import units
-from esml.data.query import query
+from esml.data.query import frames_by_id, ids
 from esml.data.store import Store
 from esml.properties.representations import PropertyError
 
@@ -69,8 +69,8 @@ def values(frames: list[Atoms], chosen: Target) -> np.ndarray:
 def split_frames(store: Store, dataset: str, split: str, n: int | None, seed: int) -> list[Atoms]:
     """The first ``n`` molecules of a seeded shuffle of a stored split: the N-molecule training
     sets of a learning curve are nested, and the same on every machine."""
-    frames = query(store, dataset=dataset, split=split)
-    if n is not None and n > len(frames):
-        raise PropertyError(f"the {split} split of {dataset} has {len(frames)} molecules, fewer than the {n} asked for")
-    order = np.random.default_rng(seed).permutation(len(frames))
-    return [frames[i] for i in order[:n]]
+    members = ids(store, dataset=dataset, split=split)  # only the ids: a split of QM9 is 100k molecules
+    if n is not None and n > len(members):
+        raise PropertyError(f"the {split} split of {dataset} has {len(members)} molecules, fewer than the {n} asked for")
+    order = np.random.default_rng(seed).permutation(len(members))
+    return frames_by_id(store, [members[i] for i in order[:n]])

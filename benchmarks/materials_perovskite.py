@@ -35,9 +35,9 @@ RESULTS = Path("benchmarks/results")
 THRESHOLDS = (0.0, 0.1)  # eV/atom above hull counted as stable
 
 
-def evaluate(features, e_hull, e_form, train, test, config) -> dict:
-    """Every model trained on ``train`` and scored on ``test``; returns scores, and under "calls"
-    the predictions (E_hull and stable calls per threshold) for pooling."""
+def evaluate(features, e_hull, e_form, train, test, config) -> tuple[dict, dict]:
+    """Every model trained on ``train`` and scored on ``test``: the scores, and the predictions
+    (E_hull and stable calls per threshold) with the models that made them, for pooling."""
     out = {"n_train": int(train.sum()), "n_test": int(test.sum())}
     hull_model = fit_trees(features[train], e_hull[train], config)
     predicted_hull = hull_model.predict(features[test])
@@ -56,8 +56,7 @@ def evaluate(features, e_hull, e_form, train, test, config) -> dict:
         out[f"regressor_at_{key}"] = stability_scores(stable[test], predicted_hull <= threshold + 1e-9)
         majority = stable[train].mean() >= 0.5
         out[f"majority_at_{key}"] = stability_scores(stable[test], np.full(int(test.sum()), majority))
-    out["calls"] = calls
-    return out
+    return out, calls
 
 
 def leave_cluster_out(features, e_hull, e_form, clusters, config) -> dict:
@@ -67,8 +66,7 @@ def leave_cluster_out(features, e_hull, e_form, clusters, config) -> dict:
     per_cluster = []
     for cluster in np.unique(clusters):
         test = clusters == cluster
-        fold = evaluate(features, e_hull, e_form, ~test, test, config)
-        calls = fold.pop("calls")
+        fold, calls = evaluate(features, e_hull, e_form, ~test, test, config)
         predicted[test] = calls["e_hull"]
         for key in stable_calls:
             stable_calls[key][test] = calls[key]
@@ -119,11 +117,10 @@ def main() -> None:
     test = random_split(len(table))
     clusters = cluster_folds(features, args.clusters)
     start = time.perf_counter()
-    random = evaluate(features, e_hull, e_form, ~test, test, config)
+    random, calls = evaluate(features, e_hull, e_form, ~test, test, config)
     print(f"random split: MAE {random['mae_e_hull']:.4f} eV/atom, F1@0.1 {random['classifier_at_0.1']['f1']:.3f}",
           flush=True)
     RESULTS.mkdir(exist_ok=True)
-    calls = random.pop("calls")
     parity_plot(e_hull[test], calls["e_hull"], RESULTS / "materials_perovskite_parity.png")
     importance = feature_importance(calls["models"]["0.1"], features[test], e_hull[test] <= 0.1 + 1e-9, names)
     plot_feature_importance(importance, RESULTS / "materials_perovskite_importance.png", score="accuracy")

@@ -24,7 +24,8 @@ def test_hull_distances_match_hand_values_and_pymatgen():
 
     entries = [entry(f, e) for f, e in SYSTEM]
     ranked = rank_by_hull(entries[:3], [entries[3], entries[2]])
-    assert [s.formula for s in ranked] == ["Li2O2", "Li2O"]
+    assert [(k, s.formula) for k, s in ranked] == [(1, "Li2O2"), (0, "Li2O")]
+    ranked = [s for _, s in ranked]
     assert ranked[1].e_above_hull == pytest.approx(1 / 6)
     assert ranked[1].formation_energy == pytest.approx(-0.5)
     assert ranked[1].decomposition == pytest.approx({"Li": 1 / 3, "Li2O2": 2 / 3})

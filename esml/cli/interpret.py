@@ -18,18 +18,13 @@ def _split(text: str | None) -> list[str] | None:
     return [part.strip() for part in text.split(",")] if text else None
 
 
-def read_table(path: Path, target: str, features: list[str], classify: bool):
+def read_samples(path: Path, target: str, features: list[str], classify: bool):
     """Primary features (n, p), the target (values, or class indices) and the class names."""
     import pandas as pd
 
-    try:
-        table = pd.read_csv(path)
-    except (OSError, ValueError) as error:
-        raise FeatureSpaceError(f"cannot read {path} as CSV ({error})") from None
-    missing = [c for c in [target, *features] if c not in table.columns]
-    if missing:
-        raise FeatureSpaceError(f"column(s) {', '.join(missing)} not in {path}; its columns are "
-                                f"{', '.join(map(str, table.columns))}")
+    from esml.cli.tables import read_table
+
+    table = read_table(path, [target, *features])
     primary = table[features].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     if not np.isfinite(primary).all():
         bad = [c for c in features if not np.isfinite(primary[:, features.index(c)]).all()]
@@ -69,7 +64,7 @@ def sisso_command(
     from esml.cli.report import console
 
     names = _split(features)
-    primary, y, classes = read_table(data, target, names, classify)
+    primary, y, classes = read_samples(data, target, names, classify)
     if method == "gplearn":
         result = _run_genetic(primary, y, names, classify, cv_repeats, seed)
     elif method == "sisso":

@@ -22,20 +22,15 @@ def hull_command(
     import pandas as pd
 
     from esml.cli.report import console
-    from esml.properties.materials import CompositionError, entry, rank_by_hull
+    from esml.cli.tables import read_table
+    from esml.properties.materials import entry, rank_by_hull
 
-    table = pd.read_csv(data)
-    missing = [c for c in (formula, energy) if c not in table.columns]
-    if missing:
-        raise CompositionError(f"column(s) {', '.join(missing)} not in {data}; choose them with --formula/--energy")
+    table = read_table(data, [formula, energy], hint="; choose them with --formula/--energy")
     energies = pd.to_numeric(table[energy], errors="coerce")
-    # Named FORMULA#ROW, so that two rows of one formula (polymorphs) stay apart in the ranking.
-    entries = [entry(str(f), float(e), per_atom, name=f"{f}#{k}")
-               for k, (f, e) in enumerate(zip(table[formula], energies))]
-    ranked = rank_by_hull(entries, entries)
-    rows = [{"formula": s.formula.split("#")[0], "row": int(s.formula.split("#")[1]),
-             "formation_energy_eV_per_atom": s.formation_energy, "e_above_hull_eV_per_atom": s.e_above_hull,
-             "decomposition": {k.split("#")[0]: v for k, v in s.decomposition.items()}} for s in ranked]
+    entries = [entry(str(f), float(e), per_atom) for f, e in zip(table[formula], energies)]
+    rows = [{"formula": s.formula, "row": k, "formation_energy_eV_per_atom": s.formation_energy,
+             "e_above_hull_eV_per_atom": s.e_above_hull, "decomposition": s.decomposition}
+            for k, s in rank_by_hull(entries, entries)]
     for row in rows:
         console.print(f"{row['formula']:<14} E_form {row['formation_energy_eV_per_atom']:+.4f}  "
                       f"E_hull {row['e_above_hull_eV_per_atom']:.4f} eV/atom", highlight=False)

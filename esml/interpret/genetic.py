@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from esml.interpret.holdout import holdouts
+
 FUNCTIONS = ("add", "sub", "mul", "div", "sqrt", "log", "abs", "neg", "inv")
 
 
@@ -46,12 +48,8 @@ def rmse(model, primary: np.ndarray, y: np.ndarray) -> float:
 
 def cross_validate_genetic(primary: np.ndarray, y: np.ndarray, names: list[str], config: GeneticConfig) -> float:
     """RMSE over all held-out predictions of repeated leave-``cv_fraction``-out refits."""
-    generator = np.random.default_rng(config.seed)
-    n_out = max(1, round(config.cv_fraction * len(y)))
     errors = []
-    for repeat in range(config.cv_repeats):
-        held = generator.permutation(len(y))[:n_out]
-        kept = np.setdiff1d(np.arange(len(y)), held)
+    for repeat, (kept, held) in enumerate(holdouts(len(y), config.cv_fraction, config.cv_repeats, config.seed)):
         model = _regressor(names, config, config.seed + repeat).fit(primary[kept], y[kept])
         errors.extend(model.predict(primary[held]) - y[held])
     return float(np.sqrt(np.mean(np.square(errors))))

@@ -19,6 +19,7 @@ import torch
 
 from esml.interpret import domains
 from esml.interpret.feature_space import DEFAULT_OPERATORS, FeatureSpace, FeatureSpaceError
+from esml.interpret.holdout import holdouts
 from esml.interpret.screening import correlations, distinct_best, unit_rows
 
 MAX_SUBSETS = 5e7
@@ -64,9 +65,10 @@ def fit_sisso(space: FeatureSpace, y: np.ndarray, config: SissoConfig, rows: np.
               log: Callable[[str], None] = lambda _: None) -> list[Descriptor]:
     """The best descriptor of each dimension 1..config.dimension, fitted on ``rows`` (default: all)."""
     y = np.asarray(y, dtype=float)
-    rows = np.arange(len(y)) if rows is None else np.asarray(rows)
+    everything = rows is None
+    rows = np.arange(len(y)) if everything else np.asarray(rows)
     _check(space, y, rows, config)
-    values = space.values[:, rows]
+    values = space.values if everything else space.values[:, rows]  # a fold copies; the full fit need not
     target = y[rows]
     pool: list[int] = []
     descriptors: list[Descriptor] = []
@@ -207,13 +209,9 @@ def cross_validate(space: FeatureSpace, y: np.ndarray, primary: np.ndarray, conf
     Returns per dimension the RMSE over all held-out predictions (regression) or the fraction of
     held-out samples assigned to the wrong class by nearest class domain (classification).
     """
-    generator = np.random.default_rng(config.seed)
-    n = len(y)
-    n_out = max(1, round(config.cv_fraction * n))
     errors: list[list[float]] = [[] for _ in range(config.dimension)]
-    for repeat in range(config.cv_repeats):
-        held = generator.permutation(n)[:n_out]
-        kept = np.setdiff1d(np.arange(n), held)
+    draws = holdouts(len(y), config.cv_fraction, config.cv_repeats, config.seed)
+    for repeat, (kept, held) in enumerate(draws):
         for k, descriptor in enumerate(fit_sisso(space, y, config, rows=kept)):
             errors[k].extend(_held_out_errors(space, descriptor, primary, y, kept, held, config.classify))
         log(f"cross-validation {repeat + 1}/{config.cv_repeats}")

@@ -86,7 +86,9 @@ def stability(diagram, candidate) -> Stability:
                      {d.name: float(f) for d, f in decomposition.items()})
 
 
-def rank_by_hull(references: list, candidates: list) -> list[Stability]:
-    """Candidates from the most to the least stable (lowest energy above the references' hull)."""
+def rank_by_hull(references: list, candidates: list) -> list[tuple[int, Stability]]:
+    """(index into ``candidates``, its stability), from the most to the least stable (lowest energy
+    above the references' hull)."""
     diagram = phase_diagram(references)
-    return sorted((stability(diagram, c) for c in candidates), key=lambda s: s.e_above_hull)
+    ranked = [(k, stability(diagram, c)) for k, c in enumerate(candidates)]
+    return sorted(ranked, key=lambda pair: pair[1].e_above_hull)

@@ -127,9 +127,17 @@ def scaled_to_radii(structure) -> Atoms:
     return atoms
 
 
+def at_strain(frame: Atoms, strain: float) -> Atoms:
+    """A copy of ``frame`` (unlabeled) with its cell scaled to ``strain`` of the unstrained one."""
+    atoms = frame.copy()
+    atoms.calc = None
+    atoms.set_cell(frame.cell * (strain / frame.info.get("strain", 1.0)), scale_atoms=True)
+    atoms.info["strain"] = float(strain)
+    return atoms
+
+
 def _frame(base: Atoms, strain: float, min_width: float, name: str, label: str) -> Atoms:
-    atoms = base.copy()
-    atoms.set_cell(atoms.cell * strain, scale_atoms=True)
+    atoms = at_strain(base, strain)
     widths = atoms.cell.volume / np.linalg.norm(np.cross(atoms.cell[[1, 2, 0]], atoms.cell[[2, 0, 1]]), axis=1)
     repeat = [max(1, int(np.ceil(min_width / w))) for w in widths]
     atoms = atoms.repeat(repeat)

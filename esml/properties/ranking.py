@@ -15,7 +15,7 @@ import numpy as np
 from ase import Atoms
 
 from esml.properties.materials import Stability, entry, rank_by_hull
-from esml.properties.prototypes import PrototypeError
+from esml.properties.prototypes import PrototypeError, at_strain
 
 FINE_POINTS = 17
 
@@ -98,16 +98,8 @@ def fine_scans(groups: dict[tuple[str, str], list[Atoms]], points: int = FINE_PO
     trusted between the volumes it was trained on)."""
     fine = {}
     for key, frames in groups.items():
-        base = frames[0].copy()
-        base.calc = None
-        base.set_cell(base.cell / base.info["strain"], scale_atoms=True)
-        fine[key] = []
         strains = [a.info["strain"] for a in frames]
-        for strain in np.linspace(min(strains), max(strains), points):
-            atoms = base.copy()
-            atoms.set_cell(base.cell * strain, scale_atoms=True)
-            atoms.info["strain"] = float(strain)
-            fine[key].append(atoms)
+        fine[key] = [at_strain(frames[0], s) for s in np.linspace(min(strains), max(strains), points)]
     return fine
 
 
@@ -129,8 +121,7 @@ def model_energies(potential, groups: dict[tuple[str, str], list[Atoms]]) -> dic
 def rank(found: list[Minimum]) -> list[tuple[Minimum, Stability]]:
     """Every prototype's minimum against the hull of all of them, most stable first."""
     entries = [entry(m.formula, m.energy_per_atom, per_atom=True, name=f"{m.formula} ({m.prototype})") for m in found]
-    by_name = {f"{m.formula} ({m.prototype})": m for m in found}
-    return [(by_name[s.formula], s) for s in rank_by_hull(entries, entries)]
+    return [(found[k], s) for k, s in rank_by_hull(entries, entries)]
 
 
 def plot_hull(ranked: list[tuple[Minimum, Stability]], elements: list[str], path) -> None:
@@ -175,13 +166,6 @@ def extensions(groups: dict[tuple[str, str], list[Atoms]], found: list[Minimum],
         spacing = (strains[-1] - strains[0]) / max(len(strains) - 1, 1) or 0.04
         volumes = {a.info["strain"]: a.get_volume() / len(a) for a in frames}
         upward = minimum.volume_per_atom >= volumes[strains[-1]] - 1e-9
-        base = frames[0].copy()
-        base.calc = None
-        base.set_cell(base.cell / base.info["strain"], scale_atoms=True)
         for k in range(1, steps + 1):
-            strain = round(strains[-1] + k * spacing if upward else strains[0] - k * spacing, 4)
-            atoms = base.copy()
-            atoms.set_cell(base.cell * strain, scale_atoms=True)
-            atoms.info["strain"] = strain
-            new.append(atoms)
+            new.append(at_strain(frames[0], round(strains[-1] + k * spacing if upward else strains[0] - k * spacing, 4)))
     return new

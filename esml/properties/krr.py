@@ -76,23 +76,39 @@ def fit_krr(frames: list[Atoms], y: np.ndarray, extensive: bool, config: KRRConf
             log: Callable[[str], None] = lambda _: None, also_for: list[Atoms] = ()) -> KernelRidge:
     """``also_for``: molecules the model will be asked about (a test set); padded representations
     (Coulomb matrix, Bag of Bonds) are laid out large enough for them too. Their values are not used."""
-    y = np.asarray(y, dtype=np.float64)
-    if len(frames) != len(y) or len(frames) < config.folds:
+    return fit_krr_targets(frames, [(y, extensive)], config, log, also_for)[0]
+
+
+def fit_krr_targets(frames: list[Atoms], targets: list[tuple[np.ndarray, bool]], config: KRRConfig = KRRConfig(),
+                    log: Callable[[str], None] = lambda _: None, also_for: list[Atoms] = ()) -> list[KernelRidge]:
+    """One model per (values, extensive) on the same molecules. They share the features and one
+    kernel computation (several σ cost one pass over the atom pairs, the expensive part at large N)."""
+    targets = [(np.asarray(y, dtype=np.float64), extensive) for y, extensive in targets]
+    if any(len(frames) != len(y) for y, _ in targets) or len(frames) < config.folds:
         raise PropertyError(f"need at least {config.folds} molecules with a value each to fit (got {len(frames)})")
     layout = fit_layout(config.representation, [*frames, *also_for])
     features = featurize(layout, frames)
     metric = METRICS[layout.name]
-    baseline = fit_baseline(frames, y, extensive)
-    residual = y - baseline_values(baseline, frames)
     scale = median_distance(features, metric, seed=config.seed)
-    sigma, lam, cv = cross_validate(features, residual, scale, metric, config, log)
-    log(f"σ = {sigma:.4g} ({sigma / scale:g} × median distance), λ = {lam:g}; fitting on {len(frames)} molecules")
-    matrix = kernel(features, features, [sigma], metric)[0]
-    matrix[np.diag_indices_from(matrix)] += lam
-    cholesky = _cholesky(matrix, lam)
-    alpha = scipy.linalg.cho_solve((cholesky, True), residual)
-    amplitude = float(residual @ alpha / len(residual))
-    return KernelRidge(layout, features, alpha, cholesky, sigma, lam, amplitude, baseline, cv=cv)
+    fits = []
+    for y, extensive in targets:
+        baseline = fit_baseline(frames, y, extensive)
+        residual = y - baseline_values(baseline, frames)
+        sigma, lam, cv = cross_validate(features, residual, scale, metric, config, log)
+        log(f"σ = {sigma:.4g} ({sigma / scale:g} × median distance), λ = {lam:g}; fitting on {len(frames)} molecules")
+        fits.append((baseline, residual, sigma, lam, cv))
+    sigmas = sorted({fit[2] for fit in fits})
+    matrices = dict(zip(sigmas, kernel(features, features, sigmas, metric)))
+    models = []
+    for index, (baseline, residual, sigma, lam, cv) in enumerate(fits):
+        shared_later = any(later[2] == sigma for later in fits[index + 1:])
+        matrix = matrices[sigma].copy() if shared_later else matrices.pop(sigma)  # the last user factors in place
+        matrix[np.diag_indices_from(matrix)] += lam
+        cholesky = _cholesky(matrix, lam)
+        alpha = scipy.linalg.cho_solve((cholesky, True), residual)
+        amplitude = float(residual @ alpha / len(residual))
+        models.append(KernelRidge(layout, features, alpha, cholesky, sigma, lam, amplitude, baseline, cv=cv))
+    return models
 
 
 def cross_validate(features: Features, y: np.ndarray, scale: float, metric: str, config: KRRConfig,
@@ -129,7 +145,9 @@ def _fold_mae(matrix: np.ndarray, y: np.ndarray, validation: np.ndarray, lam: fl
 
 def _cholesky(matrix: np.ndarray, lam: float) -> np.ndarray:
     try:
-        return scipy.linalg.cholesky(matrix, lower=True)
+        # The transpose of a symmetric C-ordered matrix is the same matrix in Fortran order, which LAPACK
+        # factors in place: at N = 20,000 a copy would be another 3.2 GB.
+        return scipy.linalg.cholesky(matrix.T, lower=True, overwrite_a=True, check_finite=False)
     except np.linalg.LinAlgError:
         raise PropertyError(f"the kernel matrix is not positive definite at λ = {lam:g} (duplicate molecules "
                             "with different values?); deduplicate or raise the smallest λ") from None

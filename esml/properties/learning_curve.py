@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from esml.data.store import Store
-from esml.properties.krr import KRRConfig, fit_krr, predict
+from esml.properties.krr import KRRConfig, fit_krr_targets, predict
 from esml.properties.targets import split_frames, target, values
 
 DEFAULT_SIZES = (100, 200, 500, 1000, 2000, 4000)
@@ -19,22 +19,32 @@ DEFAULT_SIZES = (100, 200, 500, 1000, 2000, 4000)
 
 def learning_curve(store: Store, dataset: str, target_name: str, config: KRRConfig, sizes: list[int],
                    n_test: int | None = None, log: Callable[[str], None] = lambda _: None) -> dict:
-    chosen = target(dataset, target_name)
+    return learning_curves(store, dataset, [target_name], config, sizes, n_test, log)[0]
+
+
+def learning_curves(store: Store, dataset: str, target_names: list[str], config: KRRConfig, sizes: list[int],
+                    n_test: int | None = None, log: Callable[[str], None] = lambda _: None) -> list[dict]:
+    """One curve per target on the same nested training sets; at each N the targets share one
+    kernel computation, so a point's time and peak memory are those of all its targets together."""
+    chosen = [target(dataset, name) for name in target_names]
     train = split_frames(store, dataset, "train", max(sizes), config.seed)
     test = split_frames(store, dataset, "test", n_test, config.seed)
-    y_train, y_test = values(train, chosen), values(test, chosen)
-    points = []
+    curves = [{"dataset": dataset, "target": name, "model": f"krr-{config.representation}", "n_test": len(test),
+               "seed": config.seed, "points": []} for name in target_names]
     for n in sorted(sizes):
         start = time.perf_counter()
-        model = fit_krr(train[:n], y_train[:n], chosen.extensive, config, log, also_for=test)
-        predicted, _ = predict(model, test)
-        mae = float(np.abs(predicted - y_test).mean() * chosen.factor)
-        seconds = time.perf_counter() - start
-        points.append({"n_train": n, "mae": mae, "unit": chosen.unit, "seconds": seconds,
-                       "peak_memory_mb": peak_memory_mb(), "sigma": model.sigma, "lambda": model.lam})
-        log(f"N = {n}: test MAE {mae:.4g} {chosen.unit} ({seconds:.0f} s)")
-    return {"dataset": dataset, "target": target_name, "model": f"krr-{config.representation}",
-            "n_test": len(test), "seed": config.seed, "points": points}
+        models = fit_krr_targets(train[:n], [(values(train[:n], one), one.extensive) for one in chosen], config, log,
+                                 also_for=test)
+        for curve, one, model in zip(curves, chosen, models):
+            predicted, _ = predict(model, test)
+            mae = float(np.abs(predicted - values(test, one)).mean() * one.factor)
+            curve["points"].append({"n_train": n, "mae": mae, "unit": one.unit, "sigma": model.sigma, "lambda": model.lam})
+            log(f"N = {n}: {curve['target']} test MAE {mae:.4g} {one.unit}")
+        seconds, peak = time.perf_counter() - start, peak_memory_mb()
+        for curve in curves:
+            curve["points"][-1] |= {"seconds": seconds, "peak_memory_mb": peak}
+        log(f"N = {n}: {seconds:.0f} s, peak memory {peak:.0f} MB")
+    return curves
 
 
 def peak_memory_mb() -> float:

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all bench bench-data bench-potentials bench-active bench-serve bench-properties bench-materials peers clean
+.PHONY: demo test test-all bench bench-data bench-potentials bench-active bench-serve bench-properties bench-materials bench-qmc peers clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,11 +52,11 @@ bench-active: $(STAMP)
 bench-serve: $(STAMP)
 	$(BIN)/python benchmarks/serve_load.py
 
-# Property learning curves (QM7: ~10 minutes; QM9 U0 to N=10,000: ~20 minutes) and the kernel beside qmllib's.
+# Property learning curves (QM7: ~10 minutes; QM9 U0, gap, dipole to N=20,000: ~80 minutes, 17 GB) and the kernel beside qmllib's.
 bench-properties: $(STAMP)
 	$(BIN)/python benchmarks/property_kernel_speed.py --sizes 100,200,400
 	$(BIN)/python benchmarks/property_learning_curves.py --dataset qm7 --target atomization --models krr-fchl19,krr-bob,krr-cm
-	$(BIN)/python benchmarks/property_learning_curves.py --dataset qm9 --target U0 --models krr-fchl19 --n-train 100,500,1000,2000,5000,10000 --n-test 1000
+	$(BIN)/python benchmarks/property_learning_curves.py --dataset qm9 --target U0,gap,mu --models krr-fchl19 --n-train 100,500,1000,2000,5000,10000,20000 --n-test 1000
 
 # SISSO and gplearn on the 82 octet binaries (~10 minutes); perovskite stability from composition (~2 minutes);
 # generate -> label (xTB) -> train (CGCNN) -> rank for Si-C (~8 minutes).
@@ -64,6 +64,10 @@ bench-materials: $(STAMP)
 	$(BIN)/python benchmarks/sisso_octet.py
 	$(BIN)/python benchmarks/materials_perovskite.py
 	$(BIN)/python benchmarks/materials_loop.py --elements Si,C
+
+# Neural-wavefunction VMC against exact energies (issue #7): H2 and He, 8 minutes of optimisation each.
+bench-qmc: $(STAMP)
+	$(BIN)/python benchmarks/vmc_energies.py --systems H2,He --minutes 8
 
 clean:
 	rm -rf $(VENV) build *.egg-info

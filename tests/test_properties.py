@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from esml.cli.main import app
 from esml.data.bundled import QM7_FILE, import_bundled
 from esml.properties.kernels import kernel
-from esml.properties.krr import KRRConfig, fit_krr, predict
+from esml.properties.krr import KRRConfig, fit_krr, fit_krr_targets, predict
 from esml.properties.representations import NAMES, PropertyError, featurize, fit_layout
 
 QM7 = ase.io.read(QM7_FILE, ":120")
@@ -65,6 +65,21 @@ def test_uncertainty_is_small_on_training_molecules_and_large_far_away():
     stretched.positions *= 1.6
     _, std = predict(model, [QM7[0], QM7[100], stretched], with_std=True)
     assert std[0] < std[1] < std[2]
+
+
+def test_targets_fitted_together_equal_separate_fits():
+    """Three targets, two sharing a σ (a scaled copy chooses the same σ and λ): the shared kernel
+    pass, the copy for the first user of a σ and the in-place factor of the last give the same models."""
+    frames, y = QM7[:60], Y[:60]
+    sizes = np.array([len(atoms) for atoms in frames], dtype=float)
+    targets = [(y, True), (2.0 * y, True), (sizes**2, False)]
+    together = fit_krr_targets(frames, targets, SMALL)
+    assert together[0].sigma == together[1].sigma
+    for model, (values, extensive) in zip(together, targets):
+        alone = fit_krr(frames, values, extensive, SMALL)
+        assert model.sigma == alone.sigma and model.lam == alone.lam
+        np.testing.assert_allclose(model.alpha, alone.alpha, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(predict(model, QM7[100:110])[0], predict(alone, QM7[100:110])[0], rtol=1e-8)
 
 
 def test_bad_molecules_are_refused_in_one_line():

@@ -7,8 +7,8 @@ import sys
 import typer
 
 from esml import __version__
-from esml.cli import (datasets, demo, evaluate, interpret, label, learn, materials, properties, serve, simulate, store,
-                      train)
+from esml.cli import (datasets, demo, evaluate, interpret, label, learn, materials, properties, qmc, serve, simulate,
+                      store, train)
 from esml.errors import EsmlError
 
 app = typer.Typer(
@@ -37,6 +37,7 @@ app.command("learning-curve")(properties.learning_curve_command)
 app.command("sisso")(interpret.sisso_command)
 app.command("attribute")(interpret.attribute_command)
 app.add_typer(materials.app, name="materials")
+app.command("vmc")(qmc.vmc_command)
 
 
 def _version(value: bool) -> None:

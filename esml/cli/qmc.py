@@ -1,0 +1,83 @@
+"""``esml vmc``: the ground-state energy of an atom or a small molecule by variational Monte Carlo
+with a neural-network wavefunction (``esml.qmc``). Hartree inside; eV shown beside it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import typer
+
+from esml import units
+
+
+def vmc_command(
+    structure: Path = typer.Argument(None, exists=True, dir_okay=False, help="A molecule (xyz, Å); or use --atom."),
+    atom: str = typer.Option(None, help="A free atom instead of a structure file, e.g. Be."),
+    charge: int = typer.Option(0, help="Total charge (e)."),
+    spin: int = typer.Option(None, help="N_up - N_down (2S); default: the free atom's, else 0 or 1."),
+    steps: int = typer.Option(2000, min=0, help="Optimisation steps (in all, across --resume)."),
+    minutes: float = typer.Option(None, min=0.0, help="Stop optimising after this many minutes."),
+    batch: int = typer.Option(512, min=2, help="Walkers."),
+    optimizer: str = typer.Option("sr", help="sr (natural gradient) or adam."),
+    learning_rate: float = typer.Option(None, min=0.0, help="Default 0.6 for sr, 3e-3 for adam."),
+    determinants: int = typer.Option(4, min=1, help="Determinants, each with its own backflow."),
+    basis: str = typer.Option("cc-pvtz", help="Basis of the Hartree–Fock baseline."),
+    evaluation_steps: int = typer.Option(400, min=2, help="Sampling steps with frozen parameters for the energy."),
+    seed: int = typer.Option(0),
+    checkpoint: Path = typer.Option(Path("vmc.pt"), help="Saved every 100 steps; --resume continues from it."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --checkpoint."),
+    json_out: Path = typer.Option(None, "--json", help="Write energy_ha, error_ha, variance, steps, seconds here."),
+    plot: Path = typer.Option(None, help="Convergence plot (PNG)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Optimise a PauliNet-style wavefunction (Hartree–Fock orbitals, neural Jastrow and backflow, exact cusps)."""
+    from esml.cli.report import console, live_progress
+    from esml.errors import EsmlError
+    from esml.qmc import system as systems
+    from esml.qmc.ansatz import AnsatzConfig
+    from esml.qmc.optimizers import OptimizerConfig
+    from esml.qmc.plots import plot_convergence
+    from esml.qmc.vmc import VMCConfig, evaluate, optimise, resume as resume_run, save, start
+    from esml.structures import read_structures
+
+    if (structure is None) == (atom is None):
+        raise EsmlError("give either a structure file or --atom SYMBOL (not both)")
+    if optimizer not in ("sr", "adam"):
+        raise EsmlError(f"--optimizer {optimizer!r}: use sr or adam")
+    if atom:
+        system = systems.atom(atom, charge, spin)
+    else:
+        system = systems.from_atoms(read_structures(structure)[0], charge, spin)
+    rate = learning_rate if learning_rate is not None else (0.6 if optimizer == "sr" else 3e-3)
+    config = VMCConfig(steps=steps, batch=batch, evaluation_steps=evaluation_steps, basis=basis, seed=seed,
+                       max_seconds=minutes * 60 if minutes is not None else None,
+                       ansatz=replace(AnsatzConfig(), determinants=determinants),
+                       optimizer=replace(OptimizerConfig(), name=optimizer, learning_rate=rate))
+    console.print(f"{system.describe()}: Hartree–Fock baseline in {basis}, {batch} walkers", highlight=False)
+    run = resume_run(checkpoint, system, config) if resume else start(system, config)
+    with live_progress(steps, "optimising", quiet) as show:
+        def report(current) -> None:
+            recent = current.history[-20:]
+            energy = sum(r["energy"] for r in recent) / len(recent)
+            show(current.step, f"optimising  E ≈ {energy:.5f} Ha")
+        optimise(run, checkpoint, on_step=report)
+    save(run, checkpoint)
+    with live_progress(config.evaluation_steps, "evaluating", quiet) as show:
+        result = evaluate(run, on_step=lambda step: show(step, "evaluating"))
+    result |= {"steps": run.step, "seconds": run.seconds, "energy_ev": result["energy_ha"] * units.HARTREE_TO_EV,
+               "error_ev": result["error_ha"] * units.HARTREE_TO_EV, "hartree_fock_ha": run.hartree_fock_energy,
+               "system": asdict(system), "config": asdict(config), "events": run.events,
+               "history": [{key: r[key] for key in ("step", "energy", "std", "seconds")} for r in run.history]}
+    for event in run.events:
+        console.print(f"step {event['step']}: {event['event']}; {event['action']}", highlight=False)
+    console.print(f"E = {result['energy_ha']:.6f} ± {result['error_ha']:.6f} Ha "
+                  f"({result['energy_ev']:.4f} ± {result['error_ev']:.4f} eV), "
+                  f"variance {result['variance']:.4g} Ha², "
+                  f"Hartree–Fock {run.hartree_fock_energy:.6f} Ha; {run.step} steps, {run.seconds:.0f} s",
+                  highlight=False)
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=1) + "\n")
+    if plot and run.history:
+        plot_convergence(run.history, run.hartree_fock_energy, result, system.describe(), plot)

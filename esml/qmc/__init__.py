@@ -1,0 +1,1 @@
+"""Neural-network wavefunctions and variational Monte Carlo (Hartree and Bohr inside)."""

@@ -1,0 +1,201 @@
+"""Variational Monte Carlo: optimise the neural wavefunction on walkers drawn from |ψ|², then
+measure its energy with a blocking error bar.
+
+Hartree and Bohr throughout; ``esml.cli.qmc`` shows eV beside them. A run saves a checkpoint
+every ``checkpoint_every`` steps and resumes from it. A step whose local energies or parameters
+are not finite is undone: the run returns to its last good state with half the learning rate
+and records the event; after ``MAX_ROLLBACKS`` the run stops with an error, keeping the checkpoint.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.func import vmap
+
+from esml.errors import EsmlError
+from esml.qmc.ansatz import AnsatzConfig, PauliNet
+from esml.qmc.blocking import blocking_error
+from esml.qmc.hamiltonian import local_energy
+from esml.qmc.optimizers import Optimizer, OptimizerConfig
+from esml.qmc.orbitals import DEFAULT_BASIS, hartree_fock
+from esml.qmc.sampling import Walkers, initial_walkers, sweep
+from esml.qmc.system import System
+
+MAX_ROLLBACKS = 5
+
+
+class QMCError(EsmlError):
+    """A VMC run that cannot go on (diverged training, a checkpoint for another system)."""
+
+
+@dataclass(frozen=True)
+class VMCConfig:
+    steps: int = 2000  # optimisation steps
+    batch: int = 512  # walkers
+    sweeps: int = 5  # MALA moves between optimisation steps (decorrelation)
+    equilibration: int = 200  # MALA moves before the first step
+    clip: float = 5.0  # local energies beyond median ± clip × mean |E_L - median| are clipped in the gradient
+    evaluation_steps: int = 400  # sampling steps with frozen parameters for the final energy
+    checkpoint_every: int = 100
+    max_seconds: float | None = None  # stop optimising after this wall time (the evaluation still runs)
+    basis: str = DEFAULT_BASIS  # of the Hartree–Fock baseline
+    seed: int = 0
+    ansatz: AnsatzConfig = field(default_factory=AnsatzConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+
+
+@dataclass
+class Run:
+    """Everything a checkpoint holds."""
+
+    system: System
+    config: VMCConfig
+    model: PauliNet
+    optimizer: Optimizer
+    walkers: Walkers
+    generator: torch.Generator
+    hartree_fock_energy: float
+    step: int = 0
+    rate_scale: float = 1.0
+    seconds: float = 0.0
+    history: list[dict] = field(default_factory=list)  # per step: energy, std, acceptance
+    events: list[dict] = field(default_factory=list)  # rollbacks
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def start(system: System, config: VMCConfig, device: torch.device | None = None) -> Run:
+    device = device or default_device()
+    torch.manual_seed(config.seed)
+    baseline = hartree_fock(system, config.basis)
+    model = PauliNet(system, baseline, config.ansatz).to(device)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    walkers = initial_walkers(system, config.batch, generator, device)
+    walkers = sweep(log_psi(model), walkers, config.equilibration, generator)
+    return Run(system, config, model, Optimizer(model, config.optimizer), walkers, generator, baseline.energy)
+
+
+def log_psi(model: PauliNet) -> Callable[[torch.Tensor], torch.Tensor]:
+    """log|ψ| of a batch (B, N, 3)."""
+    return vmap(lambda electrons: model(electrons)[1])
+
+
+def energies(run: Run) -> torch.Tensor:
+    return local_energy(log_psi(run.model), run.walkers.electrons, run.model.nuclei, run.model.charges,
+                        run.system.nuclear_repulsion)
+
+
+def clipped(values: torch.Tensor, width: float) -> torch.Tensor:
+    median = values.median()
+    spread = (values - median).abs().mean()
+    return values.clamp(median - width * spread, median + width * spread)
+
+
+def optimise(run: Run, checkpoint: Path | None = None, on_step: Callable[[Run], None] = lambda run: None) -> Run:
+    """Optimisation steps until ``config.steps`` (counted across resumes) or ``max_seconds``."""
+    config = run.config
+    good = _snapshot(run)
+    started = time.perf_counter() - run.seconds
+    while run.step < config.steps and (config.max_seconds is None or run.seconds < config.max_seconds):
+        run.walkers = sweep(log_psi(run.model), run.walkers, config.sweeps, run.generator)
+        values = energies(run)
+        if not torch.isfinite(values).all() or not _finite_parameters(run.model):
+            good = _roll_back(run, good)
+            continue
+        run.optimizer.step(run.walkers.electrons, clipped(values, config.clip), run.step, run.rate_scale)
+        run.step += 1
+        run.seconds = time.perf_counter() - started
+        run.history.append({"step": run.step, "energy": float(values.mean()), "std": float(values.std()),
+                            "acceptance": run.walkers.acceptance, "seconds": run.seconds})
+        on_step(run)
+        if run.step % config.checkpoint_every == 0 or run.step == config.steps:
+            if _finite_parameters(run.model):
+                good = _snapshot(run)
+            if checkpoint is not None:
+                save(run, checkpoint)
+    return run
+
+
+def evaluate(run: Run, steps: int | None = None, on_step: Callable[[int], None] = lambda step: None) -> dict:
+    """Energy (Ha) with a blocking error bar and the variance of E_L, from frozen parameters."""
+    steps = steps or run.config.evaluation_steps
+    means, squares = [], []
+    for step in range(steps):
+        run.walkers = sweep(log_psi(run.model), run.walkers, run.config.sweeps, run.generator)
+        values = energies(run)
+        values = values[torch.isfinite(values)]
+        means.append(float(values.mean()))
+        squares.append(float((values**2).mean()))
+        on_step(step + 1)
+    energy = float(np.mean(means))
+    return {"energy_ha": energy, "error_ha": blocking_error(np.array(means)),
+            "variance": float(np.mean(squares) - energy**2), "evaluation_steps": steps}
+
+
+def _finite_parameters(model: PauliNet) -> bool:
+    return all(torch.isfinite(parameter).all() for parameter in model.parameters())
+
+
+def _snapshot(run: Run) -> dict:
+    return {"model": copy.deepcopy(run.model.state_dict()), "optimizer": copy.deepcopy(run.optimizer.state_dict()),
+            "walkers": copy.deepcopy(run.walkers), "step": run.step, "history": len(run.history)}
+
+
+def _roll_back(run: Run, good: dict) -> dict:
+    if len(run.events) >= MAX_ROLLBACKS:
+        raise QMCError(f"training diverged {MAX_ROLLBACKS + 1} times (non-finite energies or parameters) by step "
+                       f"{run.step}; lower --learning-rate or raise --batch (the last checkpoint is kept)")
+    run.model.load_state_dict(good["model"])
+    run.optimizer.load_state_dict(good["optimizer"])
+    run.walkers = copy.deepcopy(good["walkers"])
+    run.events.append({"step": run.step, "event": "non-finite local energy or parameters",
+                       "action": f"rolled back to step {good['step']}, learning rate × 0.5"})
+    run.step = good["step"]
+    del run.history[good["history"]:]
+    run.rate_scale *= 0.5
+    return good
+
+
+def save(run: Run, path: Path) -> None:
+    state = {"format": "esml-vmc-1", "system": asdict(run.system), "config": asdict(run.config),
+             "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
+             "electrons": run.walkers.electrons.cpu(), "step_size": run.walkers.step_size,
+             "generator": run.generator.get_state(), "hartree_fock_energy": run.hartree_fock_energy,
+             "step": run.step, "rate_scale": run.rate_scale, "seconds": run.seconds, "history": run.history,
+             "events": run.events}
+    partial = path.with_suffix(path.suffix + ".partial")
+    torch.save(state, partial)
+    partial.replace(path)  # a run killed while saving keeps its previous checkpoint
+
+
+def resume(path: Path, system: System, config: VMCConfig, device: torch.device | None = None) -> Run:
+    """The run saved at ``path``, to go on to ``config.steps``; it must be for the same system and ansatz."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError) as error:
+        raise QMCError(f"{path} is not a readable VMC checkpoint ({type(error).__name__}); "
+                       "start without --resume") from None
+    if state.get("format") != "esml-vmc-1":
+        raise QMCError(f"{path} is not an esml VMC checkpoint; start without --resume")
+    if state["system"] != asdict(system) or state["config"]["ansatz"] != asdict(config.ansatz):
+        raise QMCError(f"{path} holds a run of another system or ansatz; give the same structure, charge and spin")
+    device = device or default_device()
+    torch.manual_seed(config.seed)
+    model = PauliNet(system, hartree_fock(system, state["config"]["basis"]), config.ansatz).to(device)
+    model.load_state_dict(state["model"])
+    optimizer = Optimizer(model, config.optimizer)
+    optimizer.load_state_dict(state["optimizer"])
+    generator = torch.Generator(device=device)
+    generator.set_state(state["generator"])
+    walkers = Walkers(state["electrons"].to(device), state["step_size"])
+    return Run(system, config, model, optimizer, walkers, generator, state["hartree_fock_energy"], state["step"],
+               state["rate_scale"], state["seconds"], state["history"], state["events"])

@@ -1,0 +1,172 @@
+"""Neural-wavefunction VMC: physics of the parts (exact H atom, Laplacian, antisymmetry, cusps),
+the Hartree–Fock baseline against PySCF, reproducibility, rollback and the command line."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from pyscf import gto
+from typer.testing import CliRunner
+
+from esml.cli.main import app
+from esml.errors import StructureError
+from esml.qmc.ansatz import AnsatzConfig, PauliNet
+from esml.qmc.blocking import blocking_error
+from esml.qmc.hamiltonian import kinetic_energy, local_energy
+from esml.qmc.orbitals import atomic_orbitals, hartree_fock, shell_groups
+from esml.qmc.system import atom, from_atoms
+from esml.qmc.vmc import VMCConfig, evaluate, log_psi, optimise, start
+
+TINY = VMCConfig(steps=6, batch=32, sweeps=2, equilibration=10, evaluation_steps=4, basis="cc-pvdz",
+                 ansatz=AnsatzConfig(width=8, layers=1, gaussians=6, determinants=2, jastrow_width=8))
+
+
+def random_wavefunction(symbol_or_atoms, seed: int = 0) -> PauliNet:
+    """A PauliNet with every weight random, so that tests see all its terms, not Hartree–Fock."""
+    system = atom(symbol_or_atoms) if isinstance(symbol_or_atoms, str) else from_atoms(symbol_or_atoms)
+    torch.manual_seed(seed)
+    model = PauliNet(system, hartree_fock(system, "cc-pvdz"), TINY.ansatz)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.1 * torch.randn_like(parameter))
+    return model
+
+
+LIH = Atoms("LiH", positions=[[0, 0, 0], [0, 0, 1.595]])
+
+
+def test_exact_hydrogen_atom_has_zero_variance_local_energy():
+    electrons = torch.randn(50, 1, 3, dtype=torch.float64) * 1.5
+    energies = local_energy(lambda r: -torch.linalg.norm(r, dim=-1).sum(-1), electrons,
+                            torch.zeros(1, 3, dtype=torch.float64), torch.ones(1, dtype=torch.float64), 0.0)
+    np.testing.assert_allclose(energies.numpy(), -0.5, atol=1e-10)
+
+
+def test_gaussians_match_pyscf():
+    mol = gto.M(atom="Be 0 0 0; H 0 0 2.5", basis="cc-pvtz", cart=True, unit="bohr", spin=1)
+    groups, order = shell_groups(mol)
+    points = np.random.default_rng(0).normal(size=(20, 3))
+    ours = atomic_orbitals(groups, torch.from_numpy(points), torch.tensor(mol.atom_coords()))
+    np.testing.assert_allclose(ours.numpy(), mol.eval_gto("GTOval_cart", points)[:, order], atol=1e-12)
+
+
+def test_laplacian_matches_finite_differences():
+    model = random_wavefunction(LIH)
+    electrons = torch.randn(3, 4, 3, dtype=torch.float64)
+    kinetic = kinetic_energy(log_psi(model), electrons)
+    step = 1e-4
+    for index, configuration in enumerate(electrons):
+        def value(x):
+            return model(x)[1].detach()
+        laplacian = 0.0
+        for flat in range(12):
+            shift = torch.zeros(12, dtype=torch.float64)
+            shift[flat] = step
+            shift = shift.reshape(4, 3)
+            plus, minus = value(configuration + shift), value(configuration - shift)
+            laplacian += (plus - 2 * value(configuration) + minus) / step**2
+        gradient = torch.func.grad(lambda x: model(x)[1])(configuration)
+        expected = -0.5 * (laplacian + (gradient.detach()**2).sum())
+        assert float(kinetic[index]) == pytest.approx(float(expected), rel=1e-5, abs=1e-5)
+
+
+def test_antisymmetric_under_same_spin_exchange_only():
+    model = random_wavefunction("Be").requires_grad_(False)  # electrons 0, 1 up; 2, 3 down
+    electrons = torch.randn(4, 3, dtype=torch.float64)
+    sign, value = model(electrons)
+    for first, second in ((0, 1), (2, 3)):
+        swapped = electrons.clone()
+        swapped[[first, second]] = swapped[[second, first]]
+        swapped_sign, swapped_value = model(swapped)
+        assert float(swapped_sign) == -float(sign)
+        assert float(swapped_value) == pytest.approx(float(value), abs=1e-10)
+    mixed = electrons.clone()
+    mixed[[0, 2]] = mixed[[2, 0]]
+    assert abs(float(model(mixed)[1]) - float(value)) > 1e-6  # up and down are distinguishable
+
+
+def test_cusps_keep_the_local_energy_finite_at_coalescence():
+    """Without exact cusps E_L would go like -Z/r (nucleus) or 1/r (electrons) as r -> 0."""
+    model = random_wavefunction(LIH)
+    nuclei, charges = model.nuclei, model.charges
+    base = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    direction = torch.tensor([0.6, 0.0, 0.8], dtype=torch.float64)
+    energies = []
+    for distance in (1e-4, 1e-6):
+        at_nucleus = base.clone()
+        at_nucleus[0] = nuclei[0] + distance * direction  # an up electron onto Li (Z = 3)
+        pair = base.clone()
+        pair[2] = pair[0] + distance * direction  # a down electron onto an up one
+        energies.append(local_energy(log_psi(model), torch.stack([at_nucleus, pair]), nuclei, charges, 0.0))
+    # a missing cusp would change E_L by ~3e6 (nucleus) and ~1e6 Ha (pair) between the two distances
+    np.testing.assert_allclose(energies[0].numpy(), energies[1].numpy(), atol=0.05)
+
+
+def test_blocking_error_sees_correlation():
+    rng = np.random.default_rng(0)
+    series = np.zeros(4096)
+    for index in range(1, len(series)):  # AR(1), correlation time ~ 20 steps
+        series[index] = 0.95 * series[index - 1] + rng.normal()
+    naive = series.std(ddof=1) / np.sqrt(len(series))
+    exact = 1.0 / (1 - 0.95) / np.sqrt(len(series))  # σ_noise / (1 - φ) / √n
+    assert blocking_error(series) > 3 * naive
+    assert blocking_error(series) == pytest.approx(exact, rel=0.35)
+
+
+@pytest.mark.parametrize("optimizer", ["sr", "adam"])
+def test_tiny_run_is_reproducible(optimizer):
+    config = replace(TINY, optimizer=replace(TINY.optimizer, name=optimizer,
+                                             learning_rate=0.6 if optimizer == "sr" else 3e-3))
+    first = evaluate(optimise(start(atom("He"), config, torch.device("cpu"))))
+    second = evaluate(optimise(start(atom("He"), config, torch.device("cpu"))))
+    assert first["energy_ha"] == second["energy_ha"]
+    assert np.isfinite(first["error_ha"]) and first["variance"] > 0
+
+
+def test_non_finite_parameters_roll_back_with_a_smaller_step():
+    def poison(run):
+        if run.step == 3 and not run.events:
+            with torch.no_grad():
+                next(run.model.parameters()).fill_(float("nan"))
+
+    run = optimise(start(atom("He"), TINY, torch.device("cpu")), on_step=poison)
+    assert len(run.events) == 1 and run.rate_scale == 0.5
+    assert run.step == TINY.steps
+    assert all(torch.isfinite(parameter).all() for parameter in run.model.parameters())
+
+
+def test_bad_systems_are_refused():
+    with pytest.raises(StructureError, match="cannot have spin"):
+        from_atoms(Atoms("Li"), spin=0)
+    with pytest.raises(StructureError, match="H to Ne"):
+        from_atoms(Atoms("Na"))
+    with pytest.raises(StructureError, match="element symbol"):
+        atom("Xx")
+
+
+def test_command_line_runs_saves_and_resumes(tmp_path):
+    out, checkpoint = tmp_path / "he.json", tmp_path / "he.pt"
+    arguments = ["vmc", "--atom", "He", "--batch", "16", "--evaluation-steps", "4", "--basis", "cc-pvdz",
+                 "--determinants", "1", "--checkpoint", str(checkpoint), "--json", str(out), "--plot",
+                 str(tmp_path / "he.png"), "--quiet"]
+    result = CliRunner().invoke(app, [*arguments, "--steps", "3"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert {"energy_ha", "error_ha", "variance", "steps", "seconds", "energy_ev"} <= set(report)
+    assert report["steps"] == 3 and (tmp_path / "he.png").stat().st_size > 0
+    result = CliRunner().invoke(app, [*arguments, "--steps", "5", "--resume"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["steps"] == 5
+    assert len(json.loads(out.read_text())["history"]) == 5
+
+
+def test_command_line_refuses_bad_input(tmp_path):
+    result = CliRunner().invoke(app, ["vmc", "--atom", "Li", "--spin", "0"])
+    assert result.exit_code != 0 and "cannot have spin" in str(result.exception)
+    result = CliRunner().invoke(app, ["vmc", "--atom", "He", "--resume", "--checkpoint", str(tmp_path / "none.pt")])
+    assert result.exit_code != 0 and "not a readable VMC checkpoint" in str(result.exception)

@@ -11,6 +11,7 @@ from ase.data import atomic_numbers, chemical_symbols
 
 from esml import units
 from esml.errors import StructureError
+from esml.structures import electron_count
 
 MAX_Z = 10  # H–Ne: the Hartree–Fock baselines use correlation-consistent bases that PySCF ships for them
 # Ground-state spin (N_up - N_down) of the free atoms, by Hund's rules.
@@ -52,7 +53,7 @@ def from_atoms(atoms: Atoms, charge: int = 0, spin: int | None = None) -> System
     if unsupported:
         raise StructureError(f"esml vmc supports H to Ne; {', '.join(unsupported)} is not supported "
                              "(heavier atoms need pseudopotentials, which esml's VMC does not have)")
-    n_electrons = int(atoms.numbers.sum()) - charge
+    n_electrons = electron_count(atoms, charge)
     if n_electrons < 1:
         raise StructureError(f"charge {charge} leaves {n_electrons} electrons; "
                              f"give a charge below {atoms.numbers.sum()}")

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all bench bench-data bench-potentials bench-active bench-serve bench-properties bench-materials bench-qmc peers clean
+.PHONY: demo test test-all bench bench-data bench-potentials bench-active bench-serve bench-properties bench-materials bench-qmc bench-xc peers clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,9 @@ bench-materials: $(STAMP)
 # Neural-wavefunction VMC against exact energies (issue #7): H2 and He, 8 minutes of optimisation each.
 bench-qmc: $(STAMP)
 	$(BIN)/python benchmarks/vmc_energies.py --systems H2,He --minutes 8
+
+bench-xc: $(STAMP)
+	$(BIN)/python benchmarks/xc_functional.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

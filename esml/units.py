@@ -15,3 +15,4 @@ ANGSTROM_TO_BOHR: float = 1.0 / _ase.Bohr
 HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM: float = _ase.Hartree / _ase.Bohr
 KCAL_PER_MOL_TO_EV: float = _ase.kcal / _ase.mol
 DEBYE_TO_E_ANGSTROM: float = _ase.Debye
+HARTREE_TO_KCAL_PER_MOL: float = _ase.Hartree / (_ase.kcal / _ase.mol)

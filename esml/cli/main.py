@@ -8,7 +8,7 @@ import typer
 
 from esml import __version__
 from esml.cli import (datasets, demo, evaluate, interpret, label, learn, materials, properties, qmc, serve, simulate,
-                      store, train)
+                      store, train, xc)
 from esml.errors import EsmlError
 
 app = typer.Typer(
@@ -38,6 +38,7 @@ app.command("sisso")(interpret.sisso_command)
 app.command("attribute")(interpret.attribute_command)
 app.add_typer(materials.app, name="materials")
 app.command("vmc")(qmc.vmc_command)
+app.add_typer(xc.app, name="xc")
 
 
 def _version(value: bool) -> None:

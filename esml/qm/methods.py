@@ -5,6 +5,7 @@ Grammar::
     gfn2-xtb | gfn1-xtb | ipea1-xtb                      tight binding through tblite
     NAME[-DISPERSION]/BASIS                              PySCF
         NAME        hf | mp2 | ccsd | ccsd(t) | any libxc functional PySCF knows
+                    | a learned functional: esml-xc1 (shipped) or xc:PATH (a file from `esml xc train`)
         DISPERSION  d3bj | d3zero | d3bjm | d3zerom | d3op | d4   (simple-dftd3 / dftd4)
         BASIS       any basis PySCF knows (def2-svp, cc-pvdz, 6-31g*, ...)
 
@@ -19,6 +20,7 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 
 from esml.errors import MethodError
+from esml.functionals.shipped import PATH_PREFIX, functional_file, is_learned
 
 XTB_METHODS = {"gfn2-xtb": "GFN2-xTB", "gfn1-xtb": "GFN1-xTB", "ipea1-xtb": "IPEA1-xTB"}
 WAVEFUNCTION_METHODS = ("hf", "mp2", "ccsd", "ccsd(t)")
@@ -55,6 +57,11 @@ class MethodSpec:
         return self.engine == "pyscf" and self.name not in WAVEFUNCTION_METHODS
 
     @property
+    def is_learned(self) -> bool:
+        """A learned exchange-correlation functional (esml.functionals) rather than a libxc one."""
+        return self.engine == "pyscf" and is_learned(self.name)
+
+    @property
     def is_correlated(self) -> bool:
         return self.name in CORRELATED_METHODS
 
@@ -67,7 +74,10 @@ class MethodSpec:
     def code_version(self) -> str:
         """Versions of the packages that compute this method (part of every cache key)."""
         packages = (self.engine, "pyscf-dispersion") if self.dispersion else (self.engine,)
-        return ";".join(f"{package}=={installed_version(package)}" for package in packages)
+        version = ";".join(f"{package}=={installed_version(package)}" for package in packages)
+        if self.is_learned:  # a retrained file is another method: the cache must not serve the old one
+            version += f";{self.name}@{file_digest(functional_file(self.name))}"
+        return version
 
     def settings(self) -> dict:
         return asdict(self)
@@ -79,13 +89,25 @@ def installed_version(package: str) -> str:
     return metadata.version(package)
 
 
+def file_digest(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
 def parse_method(text: str, **settings) -> MethodSpec:
     """Turn 'b3lyp-d3bj/def2-svp' or 'gfn2-xtb' into a :class:`MethodSpec`.
 
     ``settings`` are the other fields of MethodSpec (density_fit, dispersion, ...); a
     dispersion given both in the string and as a setting must agree.
     """
-    text = text.strip().lower()
+    text = text.strip()
+    if text.startswith(PATH_PREFIX):  # xc:PATH/BASIS: the path keeps its case and may hold slashes
+        path, _, basis = text.rpartition("/")
+        if not basis or path == PATH_PREFIX.rstrip("/"):
+            raise MethodError(f"method '{text}' not understood; write xc:PATH_TO_MODEL/BASIS, e.g. xc:my-xc.pt/def2-tzvp")
+        return _checked(MethodSpec(name=path, basis=basis.lower(), **settings), text)
+    text = text.lower()
     if text in XTB_METHODS:
         spec = MethodSpec(name=text, **settings)
         if spec.dispersion or spec.density_fit:
@@ -111,6 +133,10 @@ def _checked(spec: MethodSpec, text: str) -> MethodSpec:
         raise MethodError(f"dispersion '{spec.dispersion}' unknown; use one of {', '.join(DISPERSION_MODELS)}")
     if spec.is_correlated and (spec.density_fit or spec.dispersion):
         raise MethodError(f"{text}: density fitting and dispersion apply to hf and DFT only; drop them for {spec.name}")
+    if spec.is_learned:
+        functional_file(spec.name)
+        if spec.dispersion:
+            raise MethodError(f"{text}: dispersion corrections are fitted to named functionals; none exists for a learned one")
     if spec.max_scf_cycles < 1:
         raise MethodError(f"max_scf_cycles must be at least 1, got {spec.max_scf_cycles}")
     return spec

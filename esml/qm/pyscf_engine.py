@@ -77,13 +77,18 @@ def run_mean_field(mol, spec: MethodSpec, name: str):
     from pyscf import dft, scf
 
     restricted = mol.spin == 0
-    if spec.is_dft:
+    if spec.is_learned:
+        mean_field = learned_mean_field(mol, spec)
+    elif spec.is_dft:
         check_functional(spec.name)
         mean_field = (dft.RKS if restricted else dft.UKS)(mol, xc=spec.name)
     else:
         mean_field = (scf.RHF if restricted else scf.UHF)(mol)
     if spec.density_fit:
-        mean_field = mean_field.density_fit()
+        from pyscf.df import make_auxbasis
+
+        # Named: PySCF would otherwise choose it by mf.xc, which libxc does not know for a learned functional.
+        mean_field = mean_field.density_fit(auxbasis=make_auxbasis(mol))
     if spec.dispersion:
         mean_field.disp = spec.dispersion
     mean_field.max_cycle = spec.max_scf_cycles
@@ -93,6 +98,15 @@ def run_mean_field(mol, spec: MethodSpec, name: str):
     if not mean_field.converged:
         raise ConvergenceError(f"{name}: {spec.label} SCF did not converge in {spec.max_scf_cycles} cycles")
     return mean_field
+
+
+def learned_mean_field(mol, spec: MethodSpec):
+    from esml.functionals.model import load
+    from esml.functionals.numint import learned_kohn_sham
+    from esml.functionals.shipped import functional_file
+
+    model, _ = load(functional_file(spec.name))
+    return learned_kohn_sham(mol, model, name=spec.name)
 
 
 def check_functional(functional: str) -> None:

@@ -1,0 +1,102 @@
+"""Self-consistent evaluation of a learned functional beside PBE and B3LYP, on the same molecules,
+basis and numerical settings (Hartree inside, kcal/mol in the report).
+
+Scores: atomisation energies against the CCSD(T)/CBS references (and, for the references'
+sake, against experiment), reaction energies built from the same species, the one-electron
+systems that expose delocalisation error (the H atom and H₂⁺ at 5 Å, both exact), and how the
+SCFs went (converged, cycles, seconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from esml.functionals.model import LearnedXC
+from esml.functionals.reference import ATOM_MULTIPLICITY, g2_atoms
+from esml.functionals.scf import molecule_of, solve
+from esml.functionals.training_set import (EVALUATION_BOND_H2_PLUS, composition, exact_one_electron_energy,
+                                           experimental_atomization_kcal, h2_plus, hydrogen_atom,
+                                           reference_atomization_kcal, references)
+from esml.units import HARTREE_TO_KCAL_PER_MOL
+
+BASELINES = ("pbe", "b3lyp")
+# Reactions among the G2 species ({species: stoichiometry}, negative on the left); one is scored
+# when every species in it is evaluated.
+REACTIONS = {
+    "cyclopropene -> propyne": {"C3H4_C2v": -1, "C3H4_C3v": 1},
+    "allene -> propyne": {"C3H4_D2d": -1, "C3H4_C3v": 1},
+    "3 O2 -> 2 O3": {"O2": -3, "O3": 2},
+    "CH3 + NH2 -> CH3NH2": {"CH3": -1, "NH2": -1, "H3CNH2": 1},
+    "propene + H -> propyl": {"C3H6_Cs": -1, "H": -1, "C3H7": 1},
+    "CH4 -> CH3 + H": {"CH4": -1, "CH3": 1, "H": 1},
+    "HCOOH -> CO + H2O": {"HCOOH": -1, "CO": 1, "H2O": 1},
+    "CH3OH -> H2CO + H2": {"CH3OH": -1, "H2CO": 1, "H2": 1},
+}
+
+
+def species_needed(molecules: list[str]) -> list[str]:
+    """The molecules, their atoms and the species of every reaction they complete."""
+    names = set(molecules) | set(ATOM_MULTIPLICITY)
+    for reaction in REACTIONS.values():
+        if set(reaction) - set(ATOM_MULTIPLICITY) <= set(molecules):
+            names |= set(reaction)
+    return sorted(names)
+
+
+def scores(energies: dict[str, float], molecules: list[str]) -> dict:
+    """Errors (kcal/mol) of one functional's energies (Ha)."""
+    reference = reference_atomization_kcal(molecules)
+    experiment = experimental_atomization_kcal(molecules)
+    predicted = {name: (sum(energies[s] for s in composition([name])[name]) - energies[name]) * HARTREE_TO_KCAL_PER_MOL
+                 for name in molecules}
+    errors = np.array([predicted[name] - reference[name] for name in molecules])
+    reactions = {label: sum(n * energies[s] for s, n in reaction.items()) * HARTREE_TO_KCAL_PER_MOL
+                 for label, reaction in REACTIONS.items() if set(reaction) <= set(energies)}
+    reaction_errors = [reactions[label] - reaction_energy_reference(REACTIONS[label]) for label in reactions]
+    return {"mae_atomization_kcal": float(np.abs(errors).mean()),
+            "max_abs_atomization_kcal": float(np.abs(errors).max()),
+            "mean_signed_atomization_kcal": float(errors.mean()),
+            "mae_vs_experiment_kcal": float(np.mean([abs(predicted[n] - experiment[n]) for n in molecules])),
+            "mae_reaction_kcal": float(np.mean(np.abs(reaction_errors))) if reaction_errors else None,
+            "atomization_kcal": predicted, "reactions_kcal": reactions}
+
+
+def reaction_energy_reference(reaction: dict[str, int]) -> float:
+    species = references()["species"]
+    return sum(n * species[s]["energy_ha"] for s, n in reaction.items()) * HARTREE_TO_KCAL_PER_MOL
+
+
+def one_electron_errors(functional: LearnedXC | str, basis: str) -> dict:
+    """Errors (kcal/mol) against the exact energies of the H atom and of H₂⁺ at 5 Å."""
+    errors = {}
+    for atoms in (hydrogen_atom(), h2_plus(EVALUATION_BOND_H2_PLUS)):
+        name = atoms.info["name"]
+        mean_field, _ = solve(molecule_of(atoms, basis), functional)
+        errors[name] = (mean_field.e_tot - exact_one_electron_energy(name)) * HARTREE_TO_KCAL_PER_MOL
+    return errors
+
+
+def evaluate(model: LearnedXC, molecules: list[str], basis: str = "def2-tzvp", baselines=BASELINES,
+             on_species: Callable[[str, str], None] = lambda functional, species: None) -> dict:
+    """Self-consistent scores of ``model`` (labelled "model") and of each baseline."""
+    needed = species_needed(molecules)
+    report = {"basis": basis, "molecules": molecules, "species": needed, "functionals": {},
+              "reference_atomization_kcal": reference_atomization_kcal(molecules),
+              "experimental_atomization_kcal": experimental_atomization_kcal(molecules),
+              "reference_reactions_kcal": {label: reaction_energy_reference(reaction)
+                                           for label, reaction in REACTIONS.items() if set(reaction) <= set(needed)}}
+    for label, functional in [("model", model), *((name, name) for name in baselines)]:
+        energies, runs = {}, {}
+        for name in needed:
+            mean_field, runs[name] = solve(molecule_of(g2_atoms(name), basis), functional)
+            energies[name] = float(mean_field.e_tot)
+            on_species(label, name)
+        report["functionals"][label] = {
+            **scores(energies, molecules), **{f"{k}_error_kcal": v for k, v in one_electron_errors(functional, basis).items()},
+            "scf_converged_fraction": float(np.mean([run["converged"] and not run["second_order"] for run in runs.values()])),
+            "scf_converged_at_all_fraction": float(np.mean([run["converged"] for run in runs.values()])),
+            "scf_seconds": float(sum(run["seconds"] for run in runs.values())),
+            "scf_cycles": int(sum(run["cycles"] for run in runs.values())), "energies_ha": energies}
+    return report

@@ -1,0 +1,196 @@
+"""Learned exchange–correlation functionals (issue #8): exact limits, PySCF integration, forces,
+response, training on fixed densities, method strings, and bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from ase.build import molecule
+from pyscf import dft, gto
+
+from esml.errors import EsmlError, MethodError
+from esml.functionals import semilocal
+from esml.functionals.model import LearnedXC, XCConfig, describe, load, save
+from esml.functionals.numint import evaluate, learned_kohn_sham
+from esml.functionals.reference import experimental_atomization_kcal, g2_atoms, molecule_names
+from esml.functionals.scf import molecule_of, solve
+from esml.functionals.training import Stack, fixed_density, train, TrainConfig
+from esml.functionals.training_set import split
+
+WATER = "O 0 0 0.1173; H 0 0.7572 -0.4692; H 0 -0.7572 -0.4692"
+
+
+def perturbed(config: XCConfig = XCConfig(), seed: int = 0) -> LearnedXC:
+    """A functional whose networks are far from PBE (the zero-initialised last layers randomised)."""
+    torch.manual_seed(seed)
+    model = LearnedXC(config)
+    with torch.no_grad():
+        for network in (model.exchange, model.correlation):
+            network[-1].weight.normal_(0.0, 0.5)
+            network[-1].bias.normal_(0.0, 0.3)
+    return model
+
+
+def random_densities(n: int, seed: int = 0) -> torch.Tensor:
+    """Per-spin [ρ, ∇ρ, τ] on n points, τ ≥ τ_W so that β ≥ 0 as for real orbitals."""
+    generator = torch.Generator().manual_seed(seed)
+    density = 10 ** (torch.rand(2, n, generator=generator, dtype=torch.float64) * 8 - 6)
+    gradient = torch.randn(2, 3, n, generator=generator, dtype=torch.float64) * density[:, None] * 2
+    weizsaecker = (gradient**2).sum(1) / (8 * density)
+    tau = weizsaecker + torch.rand(2, n, generator=generator, dtype=torch.float64) * density ** (5 / 3) * 5
+    return torch.cat([density[:, None], gradient, tau[:, None]], 1)
+
+
+def test_untrained_functional_is_pbe_self_consistently():
+    mol = gto.M(atom=WATER, basis="def2-svp", verbose=0)
+    reference = dft.RKS(mol, xc="pbe").run(conv_tol=1e-11)
+    learned = learned_kohn_sham(mol, LearnedXC(XCConfig(exact_exchange=False))).run(conv_tol=1e-11)
+    assert learned.e_tot == pytest.approx(reference.e_tot, abs=1e-8)
+    gradients = learned.nuc_grad_method().kernel() - reference.nuc_grad_method().kernel()
+    assert np.abs(gradients).max() < 1e-7
+
+
+def test_untrained_hybrid_is_pbe0_for_open_shells():
+    mol = gto.M(atom="O 0 0 0; H 0 0 0.97", basis="def2-svp", spin=1, verbose=0)
+    reference = dft.UKS(mol, xc="pbe0").run(conv_tol=1e-11)
+    learned = learned_kohn_sham(mol, LearnedXC())
+    assert learned.energy_tot(reference.make_rdm1()) == pytest.approx(reference.e_tot, abs=1e-8)
+
+
+def test_exact_constraints_on_random_densities():
+    model = perturbed()
+    rho = random_densities(4000)
+    features = describe(rho)
+    with torch.no_grad():
+        for spin in ("up", "down"):
+            exchange = model.exchange_energy(features[f"lda_exchange_{spin}"], features[f"s2_{spin}"],
+                                             features[f"beta_{spin}"])
+            enhancement = exchange / features[f"lda_exchange_{spin}"]
+            assert enhancement.min() >= 1.0 - 1e-12  # never less exchange than the uniform gas
+            assert enhancement.max() <= 1.0 + semilocal.KAPPA + 1e-12  # local Lieb–Oxford bound
+        correlation = model.correlation_energy(features)
+        assert (correlation <= 0).all()  # correlation keeps its sign
+        assert (correlation >= 2 * features["pbe_correlation"]).all()
+
+
+def test_uniform_gas_and_spin_scaling_hold_for_any_parameters():
+    model = perturbed()
+    n = torch.tensor([1e-3, 0.1, 1.0, 30.0], dtype=torch.float64)
+    zero = torch.zeros(3, 4, dtype=torch.float64)
+    uniform_tau = 0.3 * (3 * math.pi**2) ** (2 / 3) * (n / 2) ** (5 / 3) * 2 ** (2 / 3)  # per spin, β = ½
+    uniform = torch.stack([torch.cat([(n / 2)[None], zero, uniform_tau[None]])] * 2)
+    with torch.no_grad():
+        exchange = semilocal.exchange_lda(n)
+        rs = (3 / (4 * math.pi * n)) ** (1 / 3)
+        correlation = n * semilocal.correlation_lda(rs, torch.zeros_like(n))
+        expected = (1 - model.exact_exchange_fraction) * exchange + correlation
+        assert torch.allclose(model(uniform), expected, rtol=1e-12)
+        # E_x[ρ↑, ρ↓] = ½ (E_x[2ρ↑] + E_x[2ρ↓]): a polarised point equals its spins doubled.
+        rho = random_densities(50, seed=1)
+        features, up, down = describe(rho), describe(torch.stack([rho[0], rho[0]])), describe(torch.stack([rho[1], rho[1]]))
+        def exchange_of(f):
+            return sum(model.exchange_energy(f[f"lda_exchange_{s}"], f[f"s2_{s}"], f[f"beta_{s}"]) for s in ("up", "down"))
+        assert torch.allclose(exchange_of(features), 0.5 * (exchange_of(up) + exchange_of(down)), rtol=1e-12)
+
+
+def test_vanishing_density_gives_zero_energy_and_finite_derivatives():
+    rho = np.zeros((2, 5, 6))
+    rho[0, 0, :3] = [1e-30, 1e-14, 1e-3]  # empty, negligible and real points; the other spin is empty
+    rho[0, 4, 2] = 1e-3
+    exc, vxc, fxc, _ = evaluate(perturbed(), rho, deriv=2)
+    assert np.isfinite(exc).all() and np.isfinite(vxc).all() and np.isfinite(fxc).all()
+    assert exc[0] == 0.0 and exc[3] == 0.0 and exc[2] < 0.0
+
+
+def test_analytic_forces_match_finite_differences():
+    model = perturbed()
+    atoms = molecule("H2O")
+    atoms.positions[1] += [0.05, 0.0, 0.03]  # away from symmetry, so every component is tested
+
+    def energy(displaced) -> float:
+        mean_field = learned_kohn_sham(molecule_of(displaced, "def2-svp"), model)
+        mean_field.conv_tol = 1e-12
+        return mean_field.kernel()
+
+    mean_field = learned_kohn_sham(molecule_of(atoms, "def2-svp"), model)
+    mean_field.conv_tol = 1e-12
+    mean_field.kernel()
+    gradient = mean_field.nuc_grad_method().kernel()  # Ha/Bohr
+    step = 1e-3  # Bohr
+    for atom, axis in [(0, 2), (1, 0), (1, 2), (2, 1)]:
+        shifted = []
+        for sign in (1, -1):
+            displaced = atoms.copy()
+            displaced.positions[atom, axis] += sign * step * 0.52917721092
+            shifted.append(energy(displaced))
+        assert gradient[atom, axis] == pytest.approx((shifted[0] - shifted[1]) / (2 * step), abs=1e-4)
+
+
+def test_response_of_a_pbe_equivalent_functional_matches_pbe_tda():
+    mol = gto.M(atom=WATER, basis="sto-3g", verbose=0)
+    reference = dft.RKS(mol, xc="pbe").run(conv_tol=1e-11)
+    learned = learned_kohn_sham(mol, LearnedXC(XCConfig(exact_exchange=False))).run(conv_tol=1e-11)
+    expected = reference.TDA().run(nstates=3).e
+    assert np.allclose(learned.TDA().run(nstates=3).e, expected, atol=1e-8)
+
+
+def test_fixed_density_energies_reproduce_the_scf_and_training_lowers_the_loss():
+    model = LearnedXC()
+    states = [fixed_density(name, g2_atoms(name), model, "def2-svp", grid_level=1) for name in ("H", "O", "OH", "H2O")]
+    stack = Stack(states)  # H2O is closed shell: one spin kept, twice the weight
+    for state, energy in zip(states, stack.energies(model).detach()):
+        mean_field, _ = solve(molecule_of(g2_atoms(state.name), "def2-svp"), model, grid_level=1)
+        assert float(energy) == pytest.approx(mean_field.e_tot, abs=1e-5)
+    composition = {"OH": ["O", "H"], "H2O": ["O", "H", "H"]}
+    losses = train(model, stack, composition, {"OH": 106.4, "H2O": 232.6}, {"H": -0.5},
+                   TrainConfig(iterations=5))
+    assert losses[-1] < losses[0]
+    assert next(model.parameters()).dtype == torch.float64  # back in double for self-consistent use
+
+
+def test_save_and_load_round_trip_and_bad_files(tmp_path):
+    model = perturbed()
+    path = tmp_path / "xc.pt"
+    save(model, path, {"note": "test"})
+    loaded, metadata = load(path)
+    rho = random_densities(20)
+    with torch.no_grad():
+        assert torch.equal(loaded(rho), model(rho))
+    assert metadata == {"note": "test"}
+    with pytest.raises(EsmlError, match="no such functional file"):
+        load(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_text("not a model")
+    with pytest.raises(EsmlError, match="not an esml functional"):
+        load(tmp_path / "junk.pt")
+
+
+def test_method_string_runs_a_learned_functional_through_esml_qm(tmp_path):
+    from esml.qm import calculator
+    from esml.qm.methods import parse_method
+
+    path = tmp_path / "Models" / "xc.pt"
+    save(perturbed(), path)
+    spec = parse_method(f"xc:{path}/def2-SVP")
+    assert spec.is_learned and spec.basis == "def2-svp" and spec.name == f"xc:{path}"
+    atoms = molecule("H2O")
+    atoms.calc = calculator(f"xc:{path}/def2-svp")
+    forces = atoms.get_forces()
+    assert np.isfinite(atoms.get_potential_energy()) and forces.shape == (3, 3)
+    assert np.abs(forces.sum(0)).max() < 1e-3  # no net force
+    with pytest.raises(MethodError, match="no functional file"):
+        parse_method("xc:/nowhere/xc.pt/def2-svp")
+    with pytest.raises(MethodError, match="dispersion"):
+        parse_method(f"xc:{path}/def2-svp", dispersion="d3bj")
+
+
+def test_reference_set_split_and_experiment():
+    names = molecule_names()
+    assert len(names) == 59
+    parts = split()
+    assert not set(parts["train"]) & set(parts["heldout"]) and len(parts["heldout"]) == 20
+    assert set(parts["train"]) | set(parts["heldout"]) == set(names)
+    assert experimental_atomization_kcal("H2O") == pytest.approx(232.6, abs=0.1)  # De of water
+    assert g2_atoms("O2").info["multiplicity"] == 3

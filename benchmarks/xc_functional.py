@@ -1,6 +1,6 @@
 """A learned functional against PBE and B3LYP, self-consistent, same basis and settings (issue #8).
 
-    python benchmarks/xc_functional.py                       # the shipped esml-xc1
+    python benchmarks/xc_functional.py --model my-xc.pt
     python benchmarks/xc_functional.py --model my-xc.pt --set all
 
 Three measurements, one JSON (benchmarks/results/xc_functional.json) and one plot:
@@ -83,7 +83,7 @@ def cost(model) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="esml-xc1", help="a shipped name or a file from `esml xc train`")
+    parser.add_argument("--model", required=True, help="a file from `esml xc train` (or a shipped name)")
     parser.add_argument("--set", default="heldout", choices=("heldout", "train", "all"))
     parser.add_argument("--basis", default="def2-tzvp")
     parser.add_argument("--skip-cost", action="store_true")

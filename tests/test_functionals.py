@@ -186,6 +186,15 @@ def test_method_string_runs_a_learned_functional_through_esml_qm(tmp_path):
         parse_method(f"xc:{path}/def2-svp", dispersion="d3bj")
 
 
+def test_a_basis_without_an_element_is_refused_in_one_line():
+    from esml.errors import StructureError
+
+    atoms = molecule("H2O")
+    atoms.info["name"] = "water"
+    with pytest.raises(StructureError, match="water: basis 'def2-qzvp-nonexistent' unusable"):
+        molecule_of(atoms, "def2-qzvp-nonexistent")
+
+
 def test_reference_set_split_and_experiment():
     names = molecule_names()
     assert len(names) == 59

@@ -49,7 +49,7 @@ def train_command(
 
 @app.command("evaluate")
 def evaluate_command(
-    model_path: str = typer.Argument(..., metavar="MODEL", help="A file from `esml xc train`, or a shipped name (esml-xc1)."),
+    model_path: str = typer.Argument(..., metavar="MODEL", help="A file from `esml xc train`."),
     molecule_set: str = typer.Option("heldout", "--set", help="heldout, train or all (G2 molecules, CCSD(T)/CBS references)."),
     basis: str = typer.Option("def2-tzvp"),
     baselines: str = typer.Option("pbe,b3lyp", help="libxc functionals computed beside it ('' for none)."),

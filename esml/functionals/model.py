@@ -128,7 +128,7 @@ def load(path: Path) -> tuple[LearnedXC, dict]:
     """A saved functional and its metadata (training set, scores)."""
     path = Path(path)
     if not path.is_file():
-        raise EsmlError(f"{path}: no such functional file; give a file written by `esml xc train` or a shipped name such as esml-xc1")
+        raise EsmlError(f"{path}: no such functional file; give a file written by `esml xc train`")
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
         model = LearnedXC(XCConfig(**saved["config"]))

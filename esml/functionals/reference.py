@@ -84,12 +84,11 @@ def focal_point_energy(atoms: Atoms) -> dict:
 
 
 def _hartree_fock(atoms: Atoms, basis: str, density_fit: bool):
-    from pyscf import gto, scf
+    from pyscf import scf
 
-    from esml.units import ANGSTROM_TO_BOHR
+    from esml.functionals.scf import molecule_of
 
-    mol = gto.M(atom=[(int(z), tuple(p)) for z, p in zip(atoms.numbers, atoms.positions * ANGSTROM_TO_BOHR)],
-                unit="Bohr", basis=basis, spin=atoms.info["multiplicity"] - 1, verbose=0)
+    mol = molecule_of(atoms, basis)
     mean_field = scf.RHF(mol) if mol.spin == 0 else scf.UHF(mol)
     if density_fit:
         mean_field = mean_field.density_fit()

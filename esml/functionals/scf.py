@@ -13,18 +13,19 @@ from ase import Atoms
 
 from esml.functionals.model import LearnedXC
 from esml.functionals.numint import learned_kohn_sham
-from esml.units import ANGSTROM_TO_BOHR
 
 CONVERGENCE = 1e-9  # Ha
 
 
 def molecule_of(atoms: Atoms, basis: str):
-    """A PySCF molecule (Bohr inside) from atoms with ``info['charge']`` and ``info['multiplicity']``."""
-    from pyscf import gto
+    """A PySCF molecule from atoms with ``info['charge']`` and ``info['multiplicity']``; a basis
+    that lacks an element is refused with one line, as everywhere in esml.qm."""
+    from esml.qm.methods import MethodSpec
+    from esml.qm.pyscf_engine import build_molecule
 
-    return gto.M(atom=[(int(z), tuple(p)) for z, p in zip(atoms.numbers, atoms.positions * ANGSTROM_TO_BOHR)],
-                 unit="Bohr", basis=basis, charge=atoms.info.get("charge", 0),
-                 spin=atoms.info.get("multiplicity", 1) - 1, verbose=0)
+    name = atoms.info.get("name", atoms.get_chemical_formula())
+    return build_molecule(atoms, MethodSpec("hf", basis), atoms.info.get("charge", 0),
+                          atoms.info.get("multiplicity", 1), name)
 
 
 def kohn_sham(mol, functional: LearnedXC | str, grid_level: int = 3):

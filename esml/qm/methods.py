@@ -5,7 +5,7 @@ Grammar::
     gfn2-xtb | gfn1-xtb | ipea1-xtb                      tight binding through tblite
     NAME[-DISPERSION]/BASIS                              PySCF
         NAME        hf | mp2 | ccsd | ccsd(t) | any libxc functional PySCF knows
-                    | a learned functional: esml-xc1 (shipped) or xc:PATH (a file from `esml xc train`)
+                    | a learned functional: xc:PATH (a file from `esml xc train`)
         DISPERSION  d3bj | d3zero | d3bjm | d3zerom | d3op | d4   (simple-dftd3 / dftd4)
         BASIS       any basis PySCF knows (def2-svp, cc-pvdz, 6-31g*, ...)
 

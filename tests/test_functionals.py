@@ -176,7 +176,7 @@ def test_method_string_runs_a_learned_functional_through_esml_qm(tmp_path):
     spec = parse_method(f"xc:{path}/def2-SVP")
     assert spec.is_learned and spec.basis == "def2-svp" and spec.name == f"xc:{path}"
     atoms = molecule("H2O")
-    atoms.calc = calculator(f"xc:{path}/def2-svp")
+    atoms.calc = calculator(f"xc:{path}/def2-svp", density_fit=True)
     forces = atoms.get_forces()
     assert np.isfinite(atoms.get_potential_energy()) and forces.shape == (3, 3)
     assert np.abs(forces.sum(0)).max() < 1e-3  # no net force

@@ -87,8 +87,8 @@ def run_mean_field(mol, spec: MethodSpec, name: str):
     if spec.density_fit:
         from pyscf.df import make_auxbasis
 
-        # Named: PySCF would otherwise choose it by mf.xc, which libxc does not know for a learned functional.
-        mean_field = mean_field.density_fit(auxbasis=make_auxbasis(mol))
+        # PySCF chooses the auxiliary basis by mf.xc, which libxc does not know for a learned functional.
+        mean_field = mean_field.density_fit(auxbasis=make_auxbasis(mol) if spec.is_learned else None)
     if spec.dispersion:
         mean_field.disp = spec.dispersion
     mean_field.max_cycle = spec.max_scf_cycles

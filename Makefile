@@ -70,8 +70,7 @@ bench-qmc: $(STAMP)
 	$(BIN)/python benchmarks/vmc_energies.py --systems H2,He --minutes 8
 
 bench-xc: $(STAMP)
-	$(BIN)/esml xc train --out benchmarks/results/xc-model.pt
-	$(BIN)/python benchmarks/xc_functional.py --model benchmarks/results/xc-model.pt
+	$(BIN)/python benchmarks/xc_functional.py --model esml-xc1
 
 clean:
 	rm -rf $(VENV) build *.egg-info

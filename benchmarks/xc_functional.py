@@ -30,7 +30,7 @@ from ase.io import read
 
 from esml.functionals.evaluation import evaluate
 from esml.functionals.model import load
-from esml.functionals.numint import learned_kohn_sham
+from esml.functionals.numint import learned_kohn_sham, nuclear_gradient
 from esml.functionals.plots import plot_atomization_errors
 from esml.functionals.scf import molecule_of, solve
 from esml.functionals.shipped import SHIPPED
@@ -51,7 +51,7 @@ def force_check(model) -> dict:
         mean_field.kernel()
         return mean_field
 
-    analytic = converged(atoms).nuc_grad_method().kernel()
+    analytic = nuclear_gradient(converged(atoms))
     step = 1e-3
     numeric = np.zeros_like(analytic)
     for atom in range(len(atoms)):

@@ -133,3 +133,8 @@ def test_store_commands_reject_bad_input_in_one_line(tmp_path):
         result = esml(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def test_xc_evaluate_refuses_a_missing_model_and_an_unknown_set(tmp_path):
+    assert_one_line_error(esml("xc", "evaluate", tmp_path / "nothing.pt", "--quiet"), "nothing.pt", "esml xc train")
+    assert_one_line_error(esml("xc", "evaluate", "esml-xc1", "--set", "bogus", "--quiet"), "--set 'bogus'", "heldout")

@@ -16,9 +16,12 @@ SETS = ("heldout", "train", "all")
 @app.command("train")
 def train_command(
     out: Path = typer.Option(..., "--out", "-o", help="Where to write the functional (.pt)."),
-    rounds: int = typer.Option(2, min=1, help="Density refreshes: round 1 on PBE0 densities, later rounds on the model's own."),
-    iterations: int = typer.Option(150, min=1, help="L-BFGS iterations per round."),
-    exact_weight: float = typer.Option(1.0, min=0.0, help="Weight of the total-energy errors of atoms and H2+."),
+    rounds: int = typer.Option(1, min=1, help="Density refreshes: round 1 on PBE0 densities, later rounds on the model's own."),
+    iterations: int = typer.Option(300, min=1, help="L-BFGS iterations per round (at most)."),
+    exact_weight: float = typer.Option(0.05, min=0.0, help="Weight of the atoms' total-energy errors."),
+    delocalisation_weight: float = typer.Option(
+        0.25, min=0.0, help="Weight of stretched H2+'s energy errors: more exact exchange, less delocalisation error, "
+                            "worse atomisation energies."),
     basis: str = typer.Option("def2-tzvp", help="Basis of the training densities (evaluate in the same one)."),
     exact_exchange: bool = typer.Option(True, help="Learn a fraction of exact exchange (a hybrid) or not."),
     cache: Path = typer.Option(Path(".esml-xc-cache"), help="Densities are kept here; a rerun reuses them."),
@@ -33,7 +36,8 @@ def train_command(
     from esml.functionals.training_set import split, with_references
 
     config = FitConfig(basis=basis, rounds=rounds, seed=seed, model=replace(XCConfig(), exact_exchange=exact_exchange),
-                       training=TrainConfig(iterations=iterations, exact_weight=exact_weight))
+                       training=TrainConfig(iterations=iterations, exact_weight=exact_weight,
+                                           delocalisation_weight=delocalisation_weight))
     molecules = with_references(split()["train"])
     species = len(training_species(molecules))
     console.print(f"{len(molecules)} training molecules (of {len(split()['train'])} with references), {species} species; "
@@ -43,7 +47,7 @@ def train_command(
         model, record = fit(config, cache, on_species=lambda name: (done.append(name), show(len(done), f"density {name}")),
                             on_iteration=lambda round_, iteration, loss: show(len(done), f"round {round_}: loss {loss:.2f}"))
     save(model, out, {"fit": asdict(config), "training": record})
-    console.print(f"wrote {out}: exact exchange {float(model.exact_exchange_fraction):.3f}, "
+    console.print(f"wrote {out}: exact exchange {float(model.exact_exchange_fraction.detach()):.3f}, "
                   f"final loss {record['rounds'][-1]['final_loss']:.3f} (kcal/mol)²", highlight=False)
 
 

@@ -37,8 +37,9 @@ REACTIONS = {
 
 
 def species_needed(molecules: list[str]) -> list[str]:
-    """The molecules, their atoms and the species of every reaction they complete."""
-    names = set(molecules) | set(ATOM_MULTIPLICITY)
+    """The molecules, their atoms (and H, for the one-electron errors) and the species of every
+    reaction they complete."""
+    names = set(molecules) | {"H"} | {symbol for symbols in composition(molecules).values() for symbol in symbols}
     for reaction in REACTIONS.values():
         if set(reaction) - set(ATOM_MULTIPLICITY) <= set(molecules):
             names |= set(reaction)

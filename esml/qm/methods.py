@@ -18,6 +18,7 @@ import functools
 import re
 from dataclasses import asdict, dataclass
 from importlib import metadata
+from pathlib import Path
 
 from esml.errors import MethodError
 from esml.functionals.shipped import PATH_PREFIX, functional_file, is_learned
@@ -90,9 +91,16 @@ def installed_version(package: str) -> str:
 
 
 def file_digest(path) -> str:
+    """A file's content digest, read once per version of the file (cache keys ask for every frame)."""
+    status = path.stat()
+    return _content_digest(str(path.resolve()), status.st_mtime_ns, status.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _content_digest(path: str, modified_ns: int, size: int) -> str:
     import hashlib
 
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
 def parse_method(text: str, **settings) -> MethodSpec:

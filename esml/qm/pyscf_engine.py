@@ -145,6 +145,10 @@ def gradient_of(solver, spec: MethodSpec) -> np.ndarray:
     """Analytic nuclear gradient (Hartree/Bohr) of the method, dispersion included."""
     if spec.name == "ccsd(t)":
         return ccsd_t_gradient(solver)
+    if spec.is_learned:
+        from esml.functionals.numint import nuclear_gradient
+
+        return nuclear_gradient(solver)
     return solver.nuc_grad_method().kernel()
 
 

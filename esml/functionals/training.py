@@ -78,7 +78,7 @@ class Stack:
 CORRELATION_KEYS = ("pbe_correlation", "rs", "zeta2", "s2")
 
 
-def fixed_density(name: str, atoms: Atoms, model: LearnedXC, basis: str, grid_level: int = 3) -> FixedDensity:
+def fixed_density(name: str, atoms: Atoms, model: LearnedXC, basis: str, grid_level: int) -> FixedDensity:
     """The species on the self-consistent density of ``model``, with its non-XC energy."""
     mean_field, run = solve(molecule_of(atoms, basis), model, grid_level)
     if not run["converged"]:

@@ -2,20 +2,25 @@
 
     python benchmarks/active_learning.py --system aspirin [--budget 160] [--target 0.05]
     python benchmarks/active_learning.py --system ethanol        # pbe/def2-svp oracle
+    python benchmarks/active_learning.py --system ethanol --baseline none --random-only
 
-Both learners fit the same GP (esml.training.gp, default settings) and are scored on the same
-independent test frames: the committed 300 K and 600 K sets of benchmarks/data (xTB MD, labeled
-with the oracle), which neither learner ever sees.
+Both learners fit the same model and are scored on the same independent test frames: the
+committed 300 K and 600 K sets of benchmarks/data (xTB MD, labeled with the oracle), which neither
+learner ever sees. The model is esml.training.gp's GP with its default settings, on top of the
+baseline ``esml learn`` picks by default (GFN2-xTB under the PBE oracle, none under the xTB
+oracle); --baseline none learns the whole energy for both.
 
 - active: ``esml learn``'s loop from the relaxed start geometry with the system's oracle, walkers
-  at 300 K and 600 K; after every round its model is scored on the test frames. Oracle calls count
-  everything sent to the oracle (seed, validation and selected frames).
+  at 300 K and 600 K; after every round its model is scored on the test frames, and at the end
+  the saved model (refitted on the validation frames too). Oracle calls count everything sent
+  to the oracle (seed, validation and selected frames).
 - random: N frames drawn at random from the 500 K reference MD pool (the 'train' split of
   <system>-500K, labeled with the same oracle), for growing N, --draws draws each.
 
-The number of calls each needs to reach --target, and a few coarser error levels, is read off
-its curve (log-log interpolation between the two points that bracket it). The test-set coverage of the final calibrated σ is
-reported too. Writes JSON and a PNG of both learning curves to benchmarks/results/.
+The number of calls each needs to reach --target, and a few other error levels, is read off its
+curve (log-log interpolation between the two points that bracket it). The test-set coverage of
+the final calibrated σ is reported too. Writes JSON and a PNG of the learning curves to
+benchmarks/results/ (a name with the baseline when it is not the default).
 """
 
 from __future__ import annotations
@@ -33,14 +38,16 @@ from ase.build import molecule
 from esml.active.calibration import Calibration, coverage
 from esml.active.loop import ActiveLearner, Hooks, LearnConfig
 from esml.calculator import PotentialCalculator
+from esml.potentials.files import load
+from esml.potentials.files import metadata as model_metadata
 from esml.qm.cache import LabelCache, default_cache_path
 from esml.structures import read_structures
-from esml.training.gp import DescriptorCache, fit_gaussian_process
+from esml.training.delta import fit_gp_on_baseline, resolve_baseline
+from esml.training.gp import DescriptorCache
 
 HERE = Path(__file__).parent
 ORACLES = {"ethanol": "pbe/def2-svp", "aspirin": "gfn2-xtb"}
-RANDOM_SIZES = (12, 25, 50, 100, 150, 200)
-LEVELS = (0.15, 0.1, 0.075, 0.05)  # eV/Å: errors at which the calls of both learners are compared
+LEVELS = (0.15, 0.1, 0.075, 0.05, 0.035, 0.025)  # eV/Å: errors at which the calls of both learners are compared
 
 
 def test_errors(model, frames, with_sigma: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
@@ -82,7 +89,8 @@ def run_active(system: str, start, test, args) -> dict:
         shutil.rmtree(run_dir)
     # xTB calls take milliseconds: worker processes would cost more to start than they save
     workers = 1 if ORACLES[system].endswith("xtb") else args.workers
-    config = LearnConfig(oracle=ORACLES[system], target_force_mae=args.target, budget=args.budget, workers=workers)
+    config = LearnConfig(oracle=ORACLES[system], target_force_mae=args.target, budget=args.budget, workers=workers,
+                         baseline=args.baseline)
     learner = ActiveLearner(run_dir, config, LabelCache(default_cache_path()), Hooks(on_model=score))
     learner.start(start)
     clock = time.perf_counter()
@@ -92,10 +100,13 @@ def run_active(system: str, start, test, args) -> dict:
     calls_at_fit = [state.config["n_seed"]] + [row["oracle_calls"] + row.get("labels", {}).get("sent", 0) for row in state.rounds[:-1]]
     for point, calls in zip(curve, calls_at_fit):
         point["oracle_calls"] = calls
-    final = state.rounds[-1]
-    scale = final.get("validation", {}).get("calibration_scale", 1.0)
-    errors, sigmas = test_errors(learner.fit(), test, with_sigma=True)
+    # the saved model: refitted on training + validation frames, i.e. on every oracle call
+    metadata = model_metadata(run_dir / "model.pt")
+    scale = metadata["calibration_scale"] or 1.0
+    errors, sigmas = test_errors(load(run_dir / "model.pt"), test, with_sigma=True)
     calibrated = Calibration("scale", scale).apply(sigmas)
+    curve.append({"round": "final", "oracle_calls": state.oracle_calls, "force_mae": float(np.abs(errors).mean())})
+    print(f"  active final model ({state.oracle_calls} calls): test force MAE {1000 * curve[-1]['force_mae']:.1f} meV/Å", flush=True)
     return {
         "status": state.status, "oracle_calls": state.oracle_calls, "wall_seconds": round(seconds, 1),
         "curve": curve, "final_force_mae": float(np.abs(errors).mean()),
@@ -104,26 +115,30 @@ def run_active(system: str, start, test, args) -> dict:
     }
 
 
-def run_random(pool, test, draws: int) -> list[dict]:
+def run_random(pool, test, sizes: list[int], draws: int, baseline: str | None) -> list[dict]:
     rng = np.random.default_rng(0)
     cache = DescriptorCache(sorted({int(z) for z in pool[0].numbers}))
     curve = []
-    for size in RANDOM_SIZES:
+    for size in sizes:
         if size > len(pool):
             break
         maes = []
         for _ in range(draws):
             frames = [pool[k] for k in rng.choice(len(pool), size, replace=False)]
-            errors, _ = test_errors(fit_gaussian_process(frames, cache=cache), test)
+            errors, _ = test_errors(fit_gp_on_baseline(frames, baseline, cache=cache), test)
             maes.append(float(np.abs(errors).mean()))
         curve.append({"oracle_calls": size, "force_mae": float(np.mean(maes)), "force_mae_draws": maes})
         print(f"  random {size}: test force MAE {1000 * np.mean(maes):.1f} meV/Å", flush=True)
     return curve
 
 
-def previous_random(path: Path) -> list[dict]:
-    """The random curve of an earlier run (it depends only on the pool, the test frames and the GP)."""
-    return json.loads(path.read_text()).get("random", []) if path.exists() else []
+def previous_random(path: Path, baseline: str | None) -> list[dict]:
+    """The random curve of an earlier run on the same baseline (it depends only on the pool, the
+    test frames and the model)."""
+    if not path.exists():
+        return []
+    earlier = json.loads(path.read_text())
+    return earlier.get("random", []) if earlier.get("baseline") == baseline else []
 
 
 def plot(result: dict, path: Path) -> None:
@@ -133,7 +148,7 @@ def plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(5, 4))
-    for name, points in (("active (esml learn)", result["active"]["curve"]), ("random from 500 K MD", result["random"])):
+    for name, points in (("active (esml learn)", result.get("active", {}).get("curve", [])), ("random from 500 K MD", result["random"])):
         axis.plot([p["oracle_calls"] for p in points], [1000 * p["force_mae"] for p in points], marker="o", label=name)
     axis.axhline(1000 * result["target"], color="grey", linestyle="--", label="target")
     axis.set_xscale("log")
@@ -152,29 +167,37 @@ def main() -> None:
     parser.add_argument("--system", choices=sorted(ORACLES), default="aspirin")
     parser.add_argument("--budget", type=int, default=160)
     parser.add_argument("--target", type=float, default=0.05, help="Force MAE (eV/Å).")
+    parser.add_argument("--random-sizes", type=lambda text: [int(n) for n in text.split(",")], default=[6, 12, 25, 50, 100, 150, 200],
+                        help="Training-set sizes of the random curve, comma separated.")
     parser.add_argument("--draws", type=int, default=2, help="Random draws per training-set size.")
     parser.add_argument("--workers", type=int, default=2, help="Oracle worker processes (DFT oracles only).")
+    parser.add_argument("--baseline", default="auto", help="As esml learn's --baseline: auto, none or a method.")
+    parser.add_argument("--random-only", action="store_true", help="Only the random curve (e.g. of another --baseline).")
     parser.add_argument("--skip-random", action="store_true", help="Reuse the random curve of the last run's JSON.")
     args = parser.parse_args()
     data = HERE / "data"
     pool = [a for a in read_structures(data / f"{args.system}-500K.xyz.gz") if a.info["split"] == "train"]
     test = read_structures(data / f"{args.system}-300K.xyz.gz") + read_structures(data / f"{args.system}-600K.xyz.gz")
+    baseline = resolve_baseline(ORACLES[args.system], args.baseline)
     start = molecule("CH3CH2OH") if args.system == "ethanol" else read_structures(data / "aspirin-start.xyz")[0]
-    result = {"system": args.system, "oracle": ORACLES[args.system], "target": args.target, "n_test_frames": len(test),
+    result = {"system": args.system, "oracle": ORACLES[args.system], "target": args.target,
+              "baseline": baseline, "n_test_frames": len(test),
               "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores", "date": str(date.today())}
-    out = HERE / "results" / f"active_learning-{args.system}.json"
-    earlier = previous_random(out) if args.skip_random else []
-    print("active learning", flush=True)
-    result["active"] = run_active(args.system, start, test, args)
-    out.write_text(json.dumps(result, indent=1))  # the active part is kept even if the baseline is stopped
-    result["random"] = earlier if args.skip_random else run_random(pool, test, args.draws)
+    suffix = "" if args.baseline == "auto" else f"-baseline-{baseline or 'none'}"
+    out = HERE / "results" / f"active_learning-{args.system}{suffix}.json"
+    earlier = previous_random(out, baseline) if args.skip_random else []
+    if not args.random_only:
+        print("active learning", flush=True)
+        result["active"] = run_active(args.system, start, test, args)
+        out.write_text(json.dumps(result, indent=1))  # the active part is kept even if the random curve is stopped
+    result["random"] = earlier or run_random(pool, test, args.random_sizes, args.draws, baseline)
     result["calls_to_reach"] = {}
     for level in sorted({args.target, *LEVELS}, reverse=True):
-        active_calls = calls_to_reach([(p["oracle_calls"], p["force_mae"]) for p in result["active"]["curve"]], level)
-        random_calls = calls_to_reach([(p["oracle_calls"], p["force_mae"]) for p in result["random"]], level)
-        result["calls_to_reach"][f"{1000 * level:.0f} meV/A"] = {
-            "active": active_calls, "random": random_calls,
-            "random_over_active": random_calls / active_calls if active_calls and random_calls else None}
+        calls = {name: calls_to_reach([(p["oracle_calls"], p["force_mae"]) for p in points], level)
+                 for name, points in (("active", result.get("active", {}).get("curve", [])), ("random", result["random"]))}
+        if calls["active"] and calls["random"]:
+            calls["random_over_active"] = calls["random"] / calls["active"]
+        result["calls_to_reach"][f"{1000 * level:.0f} meV/A"] = calls
     out.write_text(json.dumps(result, indent=1))
     plot(result, out.with_suffix(".png"))
     print(json.dumps(result["calls_to_reach"], indent=1), f"\nwrote {out}")

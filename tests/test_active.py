@@ -8,6 +8,7 @@ from ase.build import molecule
 
 from esml.active.calibration import coverage, fit_calibration, reliability_curve, reliability_plot
 from esml.active.descriptors import structure_features
+from esml.active.loop import ErrorScore
 from esml.active.selection import farthest_point_sampling, select_uncertain
 from esml.errors import EsmlError
 
@@ -96,3 +97,16 @@ def test_structure_features_are_invariant_and_tell_geometries_apart():
     np.testing.assert_allclose(features[1], features[0], atol=1e-10)
     np.testing.assert_allclose(features[2], features[0], atol=1e-10)
     assert np.linalg.norm(features[3] - features[0]) > 1e-3
+
+
+def test_the_expected_error_equals_the_validation_error_on_the_validation_frames():
+    """Heavy-tailed errors: the maximum-likelihood scale alone, with the Gaussian √(2/π), would
+    predict a larger MAE than the frames show, and a run judged by it would never stop."""
+    rng = np.random.default_rng(3)
+    sigmas = rng.uniform(0.01, 0.05, 2000)
+    errors = sigmas * rng.standard_t(3, 2000)
+    calibration = fit_calibration(errors, sigmas, "scale")
+    gaussian = ErrorScore(calibration)
+    measured = ErrorScore(calibration, float(np.abs(errors).mean() / calibration.apply(sigmas).mean()))
+    assert gaussian(sigmas) > 1.1 * np.abs(errors).mean()
+    assert measured(sigmas) == pytest.approx(np.abs(errors).mean())

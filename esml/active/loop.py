@@ -1,12 +1,13 @@
 """The active-learning loop behind ``esml learn``: a potential that chooses its own oracle calls.
 
-Round after round: fit the GP on what is labeled → measure it on the validation frames and
-calibrate its σ there → let walkers run MD with it → stop if the validation error and the mean
-predicted error of the walkers' frames are both under the target → otherwise label the frames
-whose calibrated expected error exceeds the target, diverse among themselves (farthest-point
-sampling in descriptor space, away from what is already labeled) → repeat until the target or
-the budget is reached. The threshold is the target itself, read through the calibration, so
-there is nothing to tune by hand.
+Round after round: fit the GP on what is labeled (on top of a GFN2-xTB baseline when the oracle
+is a more expensive method: the GP then learns only the oracle's difference from it) → measure
+it on the validation frames and calibrate its σ there → let walkers run MD with it → stop if the
+validation error and the mean predicted error of the walkers' frames are both under the target →
+otherwise label the frames whose calibrated expected error exceeds the target, diverse among
+themselves (farthest-point sampling in descriptor space, away from what is already labeled) →
+repeat until the target or the budget is reached. The threshold is the target itself, read
+through the calibration, so there is nothing to tune by hand.
 
 The validation frames are drawn once, at random, from the model's own MD: in the first round in
 which no walker runs away (or, at the latest, once a quarter of the budget is spent) and the
@@ -42,13 +43,15 @@ from esml.active.walkers import Visit, WalkSettings, explore, start_walkers
 from esml.calculator import PotentialCalculator
 from esml.errors import EsmlError
 from esml.potentials.base import Potential
+from esml.potentials.delta import DeltaPotential
 from esml.potentials.files import save
 from esml.qm import parse_method
 from esml.qm.cache import LabelCache
 from esml.qm.label import label_structures
 from esml.qm.methods import MethodSpec
 from esml.simulate.dynamics import bonds
-from esml.training.gp import DescriptorCache, GPConfig, fit_gaussian_process
+from esml.training.delta import fit_gp_on_baseline, resolve_baseline
+from esml.training.gp import DescriptorCache, GPConfig
 
 #: E|e| = σ √(2/π) for a Gaussian error e: turns a calibrated σ into an expected absolute error.
 MEAN_ABS_PER_SIGMA = float(np.sqrt(2.0 / np.pi))
@@ -70,6 +73,7 @@ class LearnConfig:
     runaway_factor: float = 4.0  # a walker stops when its score passes this × the target
     max_rounds: int = 100
     gp: GPConfig = GPConfig()
+    baseline: str | None = "auto"  # the correction is learned on top of it (esml.potentials.delta); see resolve_baseline
     workers: int = 1
     scheduler: str | None = None
     charge: int | None = None
@@ -87,7 +91,27 @@ class LearnConfig:
         gp = dict(data["gp"])
         gp["length_scales"] = tuple(gp["length_scales"])
         data["gp"] = GPConfig(**gp)
+        data.setdefault("baseline", None)  # runs started before baselines learned the whole energy
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class ErrorScore:
+    """A frame's expected force MAE from its raw σ: the calibrated σ times the mean |error| per
+    calibrated σ that the validation frames show (√(2/π), the Gaussian value, before there are
+    any). Force errors have heavier tails than a Gaussian, which makes the maximum-likelihood
+    scale large; with the Gaussian factor the expected MAE would then exceed the validation MAE
+    even on the validation frames themselves, and a run could never stop."""
+
+    calibration: Calibration = Calibration("scale", 1.0)
+    mean_abs_per_sigma: float = MEAN_ABS_PER_SIGMA
+
+    def __call__(self, sigma: np.ndarray) -> float:
+        return float(self.calibration.apply(np.ravel(sigma)).mean() * self.mean_abs_per_sigma)
+
+    @property
+    def per_raw_sigma(self) -> float:
+        return self.calibration.scale * self.mean_abs_per_sigma
 
 
 @dataclass
@@ -173,7 +197,7 @@ class ActiveLearner:
 
     def __init__(self, run_dir: Path, config: LearnConfig, cache: LabelCache, hooks: Hooks | None = None):
         self.run_dir = Path(run_dir)
-        self.config = config
+        self.config = replace(config, baseline=resolve_baseline(config.oracle, config.baseline))
         self.hooks = hooks or Hooks()
         self.oracle = Oracle(parse_method(config.oracle, density_fit=True) if "/" in config.oracle else parse_method(config.oracle), cache, config)
         self.descriptors: DescriptorCache | None = None
@@ -230,10 +254,10 @@ class ActiveLearner:
         model = self.fit()
         self.hooks.on_model(index, model)
         calculator = PotentialCalculator(model)
-        row: dict = {"round": index, "n_train": len(state.train), "hyperparameters": model.hyperparameters}
-        calibration = self.calibrate(calculator, row)
+        row: dict = {"round": index, "n_train": len(state.train), "hyperparameters": gaussian_process(model).hyperparameters}
+        score = self.calibrate(calculator, row)
         threshold = config.target_force_mae
-        visits, ran_away = self.explore(calculator, calibration, index, threshold)
+        visits, ran_away = self.explore(calculator, score, index, threshold)
         steady = [v for v in visits if not v.stopped]
         room = min(config.n_validation, config.budget - self.oracle.calls)
         # a run whose walkers keep running away still needs a calibration: at the latest once a
@@ -241,10 +265,11 @@ class ActiveLearner:
         ready = (ran_away == 0 or self.oracle.calls >= config.budget / 4) and len(steady) >= 2 * config.n_validation
         if not state.validation and room >= len(config.temperatures) and ready:
             drawn = {id(v) for v in self.draw_validation(steady, index, room)}
-            calibration = self.calibrate(calculator, row)
-            # a validation frame is never also a training frame; the walkers scored with scale 1, and a
-            # scale calibration rescales every score by the same factor
-            visits = [replace(v, score=v.score * calibration.scale) for v in visits if id(v) not in drawn]
+            calibrated = self.calibrate(calculator, row)
+            # a validation frame is never also a training frame; the walkers scored without a
+            # calibration, and a scale calibration rescales every score by the same factor
+            ratio = calibrated.per_raw_sigma / score.per_raw_sigma
+            visits = [replace(v, score=v.score * ratio) for v in visits if id(v) not in drawn]
         row["oracle_calls"] = self.oracle.calls
         scores = np.array([v.score for v in visits]) if visits else np.array([np.inf])
         row["md"] = {"frames": len(visits), "over_threshold": int((scores > threshold).sum()),
@@ -266,47 +291,59 @@ class ActiveLearner:
         row["labels"] = self.label_pending()
 
     def finish(self, status: str, model) -> None:
+        """Save the model, refitted on the validation frames too: they are oracle labels from the
+        model's own MD (in the benchmarks the refit lowered the test error: ethanol 56 → 38 meV/Å,
+        aspirin 82 → 79). The validation errors and the σ scale in the report are those of the
+        model before the refit, which had not seen them; the refit keeps its length scale, so
+        that the scale still fits its σ."""
         state = self.state
         state.status = status
-        path = self.run_dir / "model.pt"
-        save(model, path, metadata={"oracle": self.config.oracle, "n_train": len(state.train), "status": status})
+        if state.validation:
+            model = self.fit(state.train + state.validation, length_scale=gaussian_process(model).length_scale)
+        validation = state.rounds[-1].get("validation", {}) if state.rounds else {}
+        save(model, self.run_dir / "model.pt", metadata={
+            "oracle": self.config.oracle, "baseline": self.config.baseline, "status": status,
+            "n_train": len(state.train) + len(state.validation), "calibration_scale": validation.get("calibration_scale")})
 
     # ---------------------------------------------------------------- steps
-    def fit(self):
-        """The GP on every training frame. The length scale is searched over the grid only when the
-        data have grown by half since the last search (it moves slowly); in between it is kept."""
+    def fit(self, frames: list[Atoms] | None = None, length_scale: float | None = None):
+        """The GP on ``frames``, every training frame by default. The length scale is searched over
+        the grid only when the data have grown by half since the last search (it moves slowly);
+        in between it is kept. A ``length_scale`` given is used as it is."""
         if self.descriptors is None:
             self.descriptors = DescriptorCache(self.state.species)
-        n_train = len(self.state.train)
+        frames = self.state.train if frames is None else frames
+        n_train = len(frames)
         searched = self.length_scale_search
         config = self.config.gp
-        if searched and n_train < REGRID_GROWTH * searched[0]:
+        if length_scale is not None:
+            config = replace(config, length_scales=(length_scale,))
+        elif searched and n_train < REGRID_GROWTH * searched[0]:
             config = replace(config, length_scales=(searched[1],))
-        model = fit_gaussian_process(self.state.train, config, self.descriptors)
+        model = fit_gp_on_baseline(frames, self.config.baseline, config, self.descriptors,
+                                   self.config.charge, self.config.multiplicity)
         if len(config.length_scales) > 1:
-            self.length_scale_search = (n_train, model.length_scale)
+            self.length_scale_search = (n_train, gaussian_process(model).length_scale)
         return model
 
-    @staticmethod
-    def score_sigma(sigma: np.ndarray, calibration: Calibration) -> float:
-        return float(calibration.apply(np.ravel(sigma)).mean() * MEAN_ABS_PER_SIGMA)
-
-    def calibrate(self, calculator: PotentialCalculator, row: dict) -> Calibration:
-        """Scale calibration on the validation frames; identity before there are any."""
+    def calibrate(self, calculator: PotentialCalculator, row: dict) -> ErrorScore:
+        """Scale calibration on the validation frames, and the score it gives; identity before there are any."""
         if not self.state.validation:
-            return Calibration("scale", 1.0)
+            return ErrorScore()
         metrics, errors, sigmas = validation_metrics(calculator, self.state.validation)
         calibration = fit_calibration(errors, sigmas, "scale")
         calibrated = calibration.apply(sigmas)
+        mean_abs_per_sigma = float(np.abs(errors).mean() / max(calibrated.mean(), 1e-12))
         metrics.update(calibration_scale=calibration.scale, raw_coverage_1sigma=coverage(errors, sigmas, 1.0),
-                       coverage_1sigma=coverage(errors, calibrated, 1.0), coverage_2sigma=coverage(errors, calibrated, 2.0))
+                       coverage_1sigma=coverage(errors, calibrated, 1.0), coverage_2sigma=coverage(errors, calibrated, 2.0),
+                       mean_abs_per_sigma=mean_abs_per_sigma)
         row["validation"] = metrics
         expected, raw = reliability_curve(errors, sigmas)
         row["reliability"] = {"expected": expected.tolist(), "raw": raw.tolist(),
                               "calibrated": reliability_curve(errors, calibrated)[1].tolist()}
-        return calibration
+        return ErrorScore(calibration, mean_abs_per_sigma)
 
-    def explore(self, calculator, calibration: Calibration, index: int, threshold: float) -> tuple[list[Visit], int]:
+    def explore(self, calculator, score: ErrorScore, index: int, threshold: float) -> tuple[list[Visit], int]:
         config = self.config
         runaway = config.runaway_factor * threshold
         visits, ran_away = [], 0
@@ -315,7 +352,7 @@ class ActiveLearner:
         with self.hooks.progress(total, f"round {index}: MD of {len(self.state.walkers)} walkers") as advance:
             for walker in self.state.walkers:
                 walk = explore(walker, calculator, config.walk, seed=config.seed * 100_003 + index * 101 + walker.index,
-                               score=lambda sigma: self.score_sigma(sigma, calibration), threshold=threshold,
+                               score=score, threshold=threshold,
                                runaway=runaway, bonds=start_bonds, on_steps=advance)
                 visits += walk.visits
                 ran_away += walk.ran_away
@@ -360,6 +397,11 @@ class ActiveLearner:
         self.hooks.log(f"{counts['sent']} frames to the oracle ({counts['computed']} computed, {counts['cached']} from the cache, "
                        f"{counts['failed']} failed); {self.oracle.calls} calls in all")
         return counts
+
+
+def gaussian_process(model: Potential):
+    """The GP itself: the model, or its correction when it sits on a baseline."""
+    return model.correction if isinstance(model, DeltaPotential) else model
 
 
 def _info_int(atoms: Atoms, key: str, given: int | None) -> int | None:

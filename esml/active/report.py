@@ -27,6 +27,7 @@ def summary(state) -> dict:
     return {
         "status": state.status,
         "oracle": config["oracle"],
+        "baseline": config.get("baseline"),
         "target_force_mae": config["target_force_mae"],
         "budget": config["budget"],
         "oracle_calls": state.oracle_calls,
@@ -91,6 +92,7 @@ def html_page(report: dict, run_dir: Path) -> str:
     images = "".join(f'<img src="{name}" alt="{name}">' for name in ("learning_curve.png", "reliability.png")
                      if (run_dir / name).exists())
     facts = [("status", report["status"]), ("oracle", report["oracle"]),
+             ("baseline", report["baseline"] or "none (the model learns the whole energy)"),
              ("oracle calls", f"{report['oracle_calls']} of {report['budget']} ({report['oracle_computed']} computed)"),
              ("target force MAE", f"{1000 * report['target_force_mae']:.0f} meV/Å"),
              ("validation force MAE", f"{_milli(report['force_mae'])} meV/Å"),
@@ -104,7 +106,7 @@ def html_page(report: dict, run_dir: Path) -> str:
 <div id="plots">{images}</div>
 <h2>Rounds</h2>
 <table id="rounds"><tr>{''.join(f'<th>{escape(h)}</th>' for h in headers)}</tr>{''.join(rows)}</table>
-<p>Model: <code>model.pt</code> (use with <code>esml md</code>, <code>esml evaluate</code>). Data: <code>train.xyz</code>, <code>validation.xyz</code>, <code>report.json</code>.</p>
+<p>Model: <code>model.pt</code> (use with <code>esml md</code>, <code>esml evaluate</code>), refitted at the end on the validation frames too. Data: <code>train.xyz</code>, <code>validation.xyz</code>, <code>report.json</code>.</p>
 </body></html>
 """
 

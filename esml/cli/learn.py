@@ -12,6 +12,7 @@ from esml.errors import EsmlError
 def learn_command(
     start: Path = typer.Argument(None, help="Start structure (any file ase.io reads; its first frame). Not needed with --resume."),
     oracle: str = typer.Option("gfn2-xtb", "--oracle", help="Reference method, e.g. gfn2-xtb or pbe/def2-svp (density fitting on)."),
+    baseline: str = typer.Option("auto", "--baseline", help="Cheap method the model corrects (auto: gfn2-xtb unless the oracle is xTB; none: learn the whole energy)."),
     target_force_mae: float = typer.Option(0.05, "--target-force-mae", min=0.0, help="Stop when validation force MAE and predicted MAE are under this (eV/Å)."),
     temperature: str = typer.Option("300,600", "--temperature", help="Walker temperatures (K), comma separated."),
     budget: int = typer.Option(500, "--budget", min=1, help="Most oracle calls, validation frames included."),
@@ -56,7 +57,8 @@ def learn_command(
     else:
         structure = read_start(start)
         config = LearnConfig(
-            oracle=checked_oracle(oracle), target_force_mae=target_force_mae, temperatures=parse_temperatures(temperature),
+            oracle=checked_oracle(oracle), baseline=checked_baseline(oracle, baseline),
+            target_force_mae=target_force_mae, temperatures=parse_temperatures(temperature),
             budget=budget, walkers_per_temperature=walkers, batch_size=batch, n_validation=validation,
             workers=workers, scheduler=scheduler, seed=seed,
         )
@@ -81,6 +83,17 @@ def checked_oracle(text: str) -> str:
 
     validate_method(parse_method(text))
     return text
+
+
+def checked_baseline(oracle: str, text: str) -> str | None:
+    from esml.qm import parse_method
+    from esml.qm.engine import validate_method
+    from esml.training.delta import resolve_baseline
+
+    baseline = resolve_baseline(oracle, text)
+    if baseline is not None:
+        validate_method(parse_method(baseline))
+    return baseline
 
 
 def parse_temperatures(text: str) -> tuple[float, ...]:

@@ -12,6 +12,7 @@ from esml.errors import EsmlError
 from esml.potentials.ani import ANIPotential
 from esml.potentials.base import Potential
 from esml.potentials.cgcnn import CGCNNPotential
+from esml.potentials.delta import DeltaPotential
 from esml.potentials.ensemble import Ensemble
 from esml.potentials.gp import GaussianProcessPotential
 from esml.potentials.painn import PaiNNPotential
@@ -23,6 +24,10 @@ FAMILIES: dict[str, type[Potential]] = {"ani": ANIPotential, "painn": PaiNNPoten
 def build(kind: str, config: dict) -> Potential:
     if kind == "ensemble":
         return Ensemble([build(member["kind"], member["config"]) for member in config["members"]])
+    if kind == "delta":
+        correction = config["correction"]
+        return DeltaPotential(config["baseline"], build(correction["kind"], correction["config"]),
+                              config["charge"], config["multiplicity"])
     if kind not in FAMILIES:
         raise EsmlError(f"unknown model family {kind!r}; choose one of {', '.join(FAMILIES)}")
     return FAMILIES[kind](**config)

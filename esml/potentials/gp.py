@@ -88,9 +88,13 @@ class GaussianProcessPotential(Potential):
 def kernel_matrix(aev: torch.Tensor, species: torch.Tensor, inducing: torch.Tensor, inducing_species: torch.Tensor,
                   length_scale: float) -> torch.Tensor:
     """exp(-|q_i - Q_m|² / 2ℓ²) for atoms and inducing environments of the same element, else 0."""
-    squared = (aev * aev).sum(1, keepdim=True) + (inducing * inducing).sum(1) - 2.0 * aev @ inducing.t()
     same = species.unsqueeze(1) == inducing_species.unsqueeze(0)
-    return torch.where(same, torch.exp(-squared.clamp(min=0.0) / (2.0 * length_scale**2)), 0.0)
+    return torch.where(same, torch.exp(-squared_distances(aev, inducing) / (2.0 * length_scale**2)), 0.0)
+
+
+def squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """|a_i - b_m|² (n, M) by one matrix product; rounding never makes it negative."""
+    return ((a * a).sum(1, keepdim=True) + (b * b).sum(1) - 2.0 * a @ b.t()).clamp(min=0.0)
 
 
 def descriptor_jacobian(computer: AEVComputer, graph: AtomicGraph, species: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -110,12 +114,19 @@ def descriptor_jacobian(computer: AEVComputer, graph: AtomicGraph, species: torc
 def kernel_rows(aev: torch.Tensor, jacobian: torch.Tensor, species: torch.Tensor, inducing: torch.Tensor,
                 inducing_species: torch.Tensor, length_scale: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Σ_i k(q_i, Q_m) (M,) and its negative position gradient (3 n_atoms, M), by the chain rule
-    ∂k/∂q_i = -k (q_i - Q_m)/ℓ² through the descriptors' Jacobian (n_atoms, D, 3 n_atoms)."""
-    kernel = kernel_matrix(aev, species, inducing, inducing_species, length_scale)
-    along_inducing = torch.einsum("ida,md->iam", jacobian, inducing)
-    along_self = torch.einsum("ida,id->ia", jacobian, aev)
-    gradient = -(kernel.unsqueeze(1) * (along_self.unsqueeze(2) - along_inducing)).sum(0) / length_scale**2
-    return kernel.sum(0), -gradient
+    ∂k/∂q_i = -k (q_i - Q_m)/ℓ² through the descriptors' Jacobian (n_atoms, D, 3 n_atoms).
+    The kernel is zero between elements, so each element's atoms meet only its own inducing columns."""
+    energy_row = aev.new_zeros(len(inducing))
+    force_rows = aev.new_zeros(jacobian.shape[2], len(inducing))
+    for element in species.unique():
+        atoms, columns = species == element, inducing_species == element
+        mine, theirs = jacobian[atoms], inducing[columns]
+        kernel = torch.exp(-squared_distances(aev[atoms], theirs) / (2.0 * length_scale**2))
+        along_inducing = torch.einsum("ida,md->iam", mine, theirs)
+        along_self = torch.einsum("ida,id->ia", mine, aev[atoms])
+        energy_row[columns] = kernel.sum(0)
+        force_rows[:, columns] = (kernel.unsqueeze(1) * (along_self.unsqueeze(2) - along_inducing)).sum(0) / length_scale**2
+    return energy_row, force_rows
 
 
 def single_structure(graph: AtomicGraph, index: int) -> AtomicGraph:

@@ -3,9 +3,9 @@
     E(R) = E_baseline(R) + E_correction(R)
 
 The baseline (GFN2-xTB by default) already knows bonds, angles and how a molecule falls apart;
-the correction only learns what the oracle adds, a far smoother function, so a few dozen oracle
-calls reach an error that a model of the whole energy needs hundreds for (measured on ethanol,
-PBE/def2-SVP oracle: BENCHMARKS.md). The baseline's energy and forces come from ``esml.qm`` and
+the correction only learns what the oracle adds, a far smoother function (on ethanol under
+PBE/def2-SVP, the GP reaches a force MAE of 50 meV/Å with 20 random frames on top of GFN2-xTB
+and with 170 without it: BENCHMARKS.md). The baseline's energy and forces come from ``esml.qm`` and
 enter autograd as a leaf whose gradient is the baseline's forces, so MD, optimisation and
 vibrations use the sum like any potential. Its uncertainty is the correction's: the baseline is
 a fixed function, not a random one.

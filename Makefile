@@ -35,7 +35,7 @@ benchmarks/peers/.venv-%/.installed: benchmarks/peers/%.txt
 	test -x benchmarks/peers/.venv-$*/bin/python || $(PYTHON) -m venv benchmarks/peers/.venv-$*
 	benchmarks/peers/.venv-$*/bin/python -m pip install --quiet -r $<
 	touch $@
-peers: $(PEER_VENVS)
+peers: $(PEER_VENVS) benchmarks/peers/.venv-deepqmc/.installed
 
 bench-potentials: $(STAMP) $(PEER_VENVS)
 	$(BIN)/python benchmarks/potential_accuracy.py --dataset aspirin-500K --minutes 10
@@ -67,8 +67,9 @@ bench-materials: $(STAMP)
 	$(BIN)/python benchmarks/materials_loop.py --elements Si,C
 
 # Neural-wavefunction VMC against exact energies (issue #7): H2 and He, 8 minutes of optimisation each.
-bench-qmc: $(STAMP)
+bench-qmc: $(STAMP) benchmarks/peers/.venv-deepqmc/.installed
 	$(BIN)/python benchmarks/vmc_energies.py --systems H2,He --minutes 8
+	$(BIN)/python benchmarks/vmc_energies.py --systems LiH --minutes 13 --peer deepqmc
 
 bench-xc: $(STAMP)
 	$(BIN)/python benchmarks/xc_functional.py --model esml-xc1

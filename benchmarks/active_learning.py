@@ -117,7 +117,8 @@ def run_active(system: str, start, test, args) -> dict:
 
 def run_random(pool, test, sizes: list[int], draws: int, baseline: str | None) -> list[dict]:
     rng = np.random.default_rng(0)
-    cache = DescriptorCache(sorted({int(z) for z in pool[0].numbers}))
+    descriptors = DescriptorCache(sorted({int(z) for z in pool[0].numbers}))
+    labels = LabelCache(default_cache_path())
     curve = []
     for size in sizes:
         if size > len(pool):
@@ -125,7 +126,7 @@ def run_random(pool, test, sizes: list[int], draws: int, baseline: str | None) -
         maes = []
         for _ in range(draws):
             frames = [pool[k] for k in rng.choice(len(pool), size, replace=False)]
-            errors, _ = test_errors(fit_gp_on_baseline(frames, baseline, cache=cache), test)
+            errors, _ = test_errors(fit_gp_on_baseline(frames, baseline, labels, descriptors=descriptors), test)
             maes.append(float(np.abs(errors).mean()))
         curve.append({"oracle_calls": size, "force_mae": float(np.mean(maes)), "force_mae_draws": maes})
         print(f"  random {size}: test force MAE {1000 * np.mean(maes):.1f} meV/Å", flush=True)

@@ -71,13 +71,17 @@ def electron_count(atoms: Atoms, charge: int) -> int:
     return int(atoms.numbers.sum()) - int(charge)
 
 
+def spin_is_possible(n_electrons: int, unpaired: int) -> bool:
+    """Whether ``n_electrons`` can have ``unpaired`` = N_up - N_down (= multiplicity - 1)."""
+    return 0 <= unpaired <= n_electrons and (n_electrons - unpaired) % 2 == 0
+
+
 def check_charge_and_spin(atoms: Atoms, charge: int, multiplicity: int, name: str) -> None:
     """Refuse combinations no wavefunction can have, naming the structure."""
     n_electrons = electron_count(atoms, charge)
     if n_electrons < 0:
         raise StructureError(f"{name}: charge {charge:+d} leaves {n_electrons} electrons; lower the charge")
-    unpaired = multiplicity - 1
-    if multiplicity < 1 or unpaired > n_electrons or (n_electrons - unpaired) % 2:
+    if not spin_is_possible(n_electrons, multiplicity - 1):
         lowest = 1 + n_electrons % 2
         raise StructureError(
             f"{name}: {n_electrons} electrons cannot have multiplicity {multiplicity}; "

@@ -17,10 +17,11 @@ from esml.training.gp import GPConfig
 
 
 @pytest.fixture(scope="module")
-def delta(ethanol_frames):
+def delta(ethanol_frames, tmp_path_factory):
     """GFN2-xTB labels learned on a GFN1-xTB baseline: a cheap stand-in for DFT on xTB."""
     train = [a for a in ethanol_frames if a.info["split"] == "train"]
-    return fit_gp_on_baseline(train, "gfn1-xtb", GPConfig(length_scales=(8.0,)))
+    labels = LabelCache(tmp_path_factory.mktemp("delta") / "labels.sqlite")
+    return fit_gp_on_baseline(train, "gfn1-xtb", labels, GPConfig(length_scales=(8.0,)))
 
 
 def test_the_model_is_the_baseline_plus_the_correction_in_energy_and_forces(delta, ethanol_frames):

@@ -320,7 +320,7 @@ class ActiveLearner:
             config = replace(config, length_scales=(length_scale,))
         elif searched and n_train < REGRID_GROWTH * searched[0]:
             config = replace(config, length_scales=(searched[1],))
-        model = fit_gp_on_baseline(frames, self.config.baseline, config, self.descriptors,
+        model = fit_gp_on_baseline(frames, self.config.baseline, self.oracle.cache, config, self.descriptors,
                                    self.config.charge, self.config.multiplicity)
         if len(config.length_scales) > 1:
             self.length_scale_search = (n_train, gaussian_process(model).length_scale)

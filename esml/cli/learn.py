@@ -57,7 +57,7 @@ def learn_command(
     else:
         structure = read_start(start)
         config = LearnConfig(
-            oracle=checked_oracle(oracle), baseline=checked_baseline(oracle, baseline),
+            oracle=checked_method(oracle), baseline=checked_baseline(oracle, baseline),
             target_force_mae=target_force_mae, temperatures=parse_temperatures(temperature),
             budget=budget, walkers_per_temperature=walkers, batch_size=batch, n_validation=validation,
             workers=workers, scheduler=scheduler, seed=seed,
@@ -77,7 +77,7 @@ def read_start(start: Path | None):
     return read_structures(start)[0]
 
 
-def checked_oracle(text: str) -> str:
+def checked_method(text: str) -> str:
     from esml.qm import parse_method
     from esml.qm.engine import validate_method
 
@@ -86,14 +86,10 @@ def checked_oracle(text: str) -> str:
 
 
 def checked_baseline(oracle: str, text: str) -> str | None:
-    from esml.qm import parse_method
-    from esml.qm.engine import validate_method
     from esml.training.delta import resolve_baseline
 
     baseline = resolve_baseline(oracle, text)
-    if baseline is not None:
-        validate_method(parse_method(baseline))
-    return baseline
+    return baseline if baseline is None else checked_method(baseline)
 
 
 def parse_temperatures(text: str) -> tuple[float, ...]:

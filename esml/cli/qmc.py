@@ -21,7 +21,7 @@ def vmc_command(
     minutes: float = typer.Option(None, min=0.0, help="Stop optimising after this many minutes."),
     batch: int = typer.Option(512, min=2, help="Walkers."),
     optimizer: str = typer.Option("sr", help="sr (natural gradient) or adam."),
-    learning_rate: float = typer.Option(None, min=0.0, help="Default 0.6 for sr, 3e-3 for adam."),
+    learning_rate: float = typer.Option(None, min=0.0, help="Default 0.1 for sr, 3e-3 for adam."),
     determinants: int = typer.Option(4, min=1, help="Determinants, each with its own backflow."),
     basis: str = typer.Option("cc-pvtz", help="Basis of the Hartree–Fock baseline."),
     evaluation_steps: int = typer.Option(400, min=2, help="Sampling steps with frozen parameters for the energy."),
@@ -37,7 +37,7 @@ def vmc_command(
     from esml.errors import EsmlError
     from esml.qmc import system as systems
     from esml.qmc.ansatz import AnsatzConfig
-    from esml.qmc.optimizers import OptimizerConfig
+    from esml.qmc.optimizers import DEFAULT_RATES, OptimizerConfig
     from esml.qmc.plots import plot_convergence
     from esml.qmc.vmc import VMCConfig, evaluate, optimise, resume as resume_run, save, start
     from esml.structures import read_structures
@@ -50,7 +50,7 @@ def vmc_command(
         system = systems.atom(atom, charge, spin)
     else:
         system = systems.from_atoms(read_structures(structure)[0], charge, spin)
-    rate = learning_rate if learning_rate is not None else (0.6 if optimizer == "sr" else 3e-3)
+    rate = learning_rate if learning_rate is not None else DEFAULT_RATES[optimizer]
     config = VMCConfig(steps=steps, batch=batch, evaluation_steps=evaluation_steps, basis=basis, seed=seed,
                        max_seconds=minutes * 60 if minutes is not None else None,
                        ansatz=replace(AnsatzConfig(), determinants=determinants),

@@ -54,8 +54,10 @@ class Stack:
         self.correlation = {key: torch.cat([f[key] for f in features]).float() for key in CORRELATION_KEYS}
         self.weights = torch.cat([state.weights for state in states])
         self.owner = torch.cat([torch.full((len(state.weights),), i) for i, state in enumerate(states)])
-        rows = [(i, state, spin, 2.0 / len(spins)) for i, state in enumerate(states)
-                for spins in [("up",) if torch.equal(state.rho[0], state.rho[1]) else ("up", "down")] for spin in spins]
+        rows = []  # (species, its density, spin, weight factor)
+        for i, state in enumerate(states):
+            spins = ("up",) if torch.equal(state.rho[0], state.rho[1]) else ("up", "down")
+            rows += [(i, state, spin, 2.0 / len(spins)) for spin in spins]
         self.exchange_weights = torch.cat([state.weights * factor for _, state, _, factor in rows])
         self.exchange_owner = torch.cat([torch.full((len(state.weights),), i) for i, state, _, _ in rows])
         self.exchange = {key: torch.cat([features[i][f"{key}_{spin}"] for i, _, spin, _ in rows]).float()

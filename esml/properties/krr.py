@@ -90,13 +90,15 @@ def fit_krr_targets(frames: list[Atoms], targets: list[tuple[np.ndarray, bool]],
     features = featurize(layout, frames)
     metric = METRICS[layout.name]
     scale = median_distance(features, metric, seed=config.seed)
+    cv_setup = cross_validation(features, scale, metric, config)
     fits = []
     for y, extensive in targets:
         baseline = fit_baseline(frames, y, extensive)
         residual = y - baseline_values(baseline, frames)
-        sigma, lam, cv = cross_validate(features, residual, scale, metric, config, log)
+        sigma, lam, cv = cross_validate(cv_setup, residual, config, log)
         log(f"σ = {sigma:.4g} ({sigma / scale:g} × median distance), λ = {lam:g}; fitting on {len(frames)} molecules")
         fits.append((baseline, residual, sigma, lam, cv))
+    del cv_setup  # its kernels are not needed beside the full ones, which may fill memory
     sigmas = sorted({fit[2] for fit in fits})
     matrices = dict(zip(sigmas, kernel(features, features, sigmas, metric)))
     models = []
@@ -111,25 +113,39 @@ def fit_krr_targets(frames: list[Atoms], targets: list[tuple[np.ndarray, bool]],
     return models
 
 
-def cross_validate(features: Features, y: np.ndarray, scale: float, metric: str, config: KRRConfig,
-                   log: Callable[[str], None]) -> tuple[float, float, dict]:
-    """σ and λ with the lowest k-fold validation MAE, on at most ``cv_max`` molecules."""
+@dataclass(frozen=True)
+class CrossValidation:
+    """The molecules k-fold cross-validation uses (at most ``cv_max``), its folds, and their kernel
+    at each σ: computed once and shared by all targets of the same molecules."""
+
+    molecules: np.ndarray
+    folds: list[np.ndarray]
+    sigmas: list[float]
+    kernels: list[np.ndarray]
+
+
+def cross_validation(features: Features, scale: float, metric: str, config: KRRConfig) -> CrossValidation:
     rng = np.random.default_rng(config.seed)
     chosen = np.sort(rng.permutation(features.n_molecules)[:config.cv_max])
     subset = _subset(features, chosen)
     sigmas = [factor * scale for factor in config.sigma_factors]
-    matrices = kernel(subset, subset, sigmas, metric)
     folds = np.array_split(rng.permutation(len(chosen)), config.folds)
-    errors = np.zeros((len(sigmas), len(config.lambdas)))
-    for s, matrix in enumerate(matrices):
+    return CrossValidation(chosen, folds, sigmas, kernel(subset, subset, sigmas, metric))
+
+
+def cross_validate(cv: CrossValidation, y: np.ndarray, config: KRRConfig,
+                   log: Callable[[str], None]) -> tuple[float, float, dict]:
+    """σ and λ with the lowest k-fold validation MAE of the values ``y`` (one per molecule)."""
+    errors = np.zeros((len(cv.sigmas), len(config.lambdas)))
+    for s, matrix in enumerate(cv.kernels):
         for l, lam in enumerate(config.lambdas):
-            errors[s, l] = np.mean([_fold_mae(matrix, y[chosen], fold, lam) for fold in folds])
+            errors[s, l] = np.mean([_fold_mae(matrix, y[cv.molecules], fold, lam) for fold in cv.folds])
     s, l = np.unravel_index(np.argmin(errors), errors.shape)
-    log(f"cross-validation on {len(chosen)} molecules: best MAE {errors[s, l]:.4g} at σ factor "
+    log(f"cross-validation on {len(cv.molecules)} molecules: best MAE {errors[s, l]:.4g} at σ factor "
         f"{config.sigma_factors[s]}, λ {config.lambdas[l]:g}")
     table = {"sigma_factors": list(config.sigma_factors), "lambdas": list(config.lambdas), "mae": errors.tolist(),
-             "n": int(len(chosen))}
-    return sigmas[s], config.lambdas[l], table
+             "n": int(len(cv.molecules))}
+    return cv.sigmas[s], config.lambdas[l], table
 
 
 def _fold_mae(matrix: np.ndarray, y: np.ndarray, validation: np.ndarray, lam: float) -> float:

@@ -11,7 +11,7 @@ from ase.data import atomic_numbers, chemical_symbols
 
 from esml import units
 from esml.errors import StructureError
-from esml.structures import electron_count
+from esml.structures import electron_count, spin_is_possible
 
 MAX_Z = 10  # H–Ne: the Hartree–Fock baselines use correlation-consistent bases that PySCF ships for them
 # Ground-state spin (N_up - N_down) of the free atoms, by Hund's rules.
@@ -59,7 +59,7 @@ def from_atoms(atoms: Atoms, charge: int = 0, spin: int | None = None) -> System
                              f"give a charge below {atoms.numbers.sum()}")
     if spin is None:
         spin = ATOM_SPIN[atoms[0].symbol] if len(atoms) == 1 and charge == 0 else n_electrons % 2
-    if spin < 0 or spin > n_electrons or (n_electrons - spin) % 2:
+    if not spin_is_possible(n_electrons, spin):
         raise StructureError(f"{n_electrons} electrons cannot have spin {spin} (N_up - N_down); "
                              f"give --spin {n_electrons % 2} or another value of the same parity")
     positions = atoms.positions * units.ANGSTROM_TO_BOHR

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
+from esml.errors import EsmlError
 from esml.potentials.delta import DeltaPotential
 from esml.qm import parse_method
-from esml.qm.engine import compute
+from esml.qm.cache import LabelCache
+from esml.qm.label import label_structures
 from esml.training.gp import DescriptorCache, GPConfig, fit_gaussian_process
 
 
@@ -23,24 +25,32 @@ def resolve_baseline(oracle: str, baseline: str | None) -> str | None:
     return baseline
 
 
-def residual_frames(frames: Sequence[Atoms], baseline: str, charge: int | None = None,
+def residual_frames(frames: Sequence[Atoms], baseline: str, labels: LabelCache, charge: int | None = None,
                     multiplicity: int | None = None) -> list[Atoms]:
-    """Copies of labeled ``frames`` whose energy and forces are (label − baseline)."""
-    spec = parse_method(baseline)
+    """Copies of labeled ``frames`` whose energy and forces are (label − baseline).
+
+    The baseline's results go through the label cache: the loop refits on all its frames every
+    round, and a baseline more costly than xTB must not be recomputed each time."""
+    computed, report = label_structures(list(frames), parse_method(baseline), labels, charge=charge, multiplicity=multiplicity)
+    if report.failures:
+        failure = report.failures[0]
+        raise EsmlError(f"the baseline {baseline} failed on frame {failure.index} ({failure.reason}); "
+                        "choose another with --baseline, or none")
     residuals = []
-    for atoms in frames:
-        result = compute(atoms, spec, charge, multiplicity)
+    for atoms, base in zip(frames, computed):
         copy = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc, info=dict(atoms.info))
-        copy.calc = SinglePointCalculator(copy, energy=atoms.get_potential_energy() - result["energy"],
-                                          forces=atoms.get_forces() - result["forces"])
+        copy.calc = SinglePointCalculator(copy, energy=atoms.get_potential_energy() - base.get_potential_energy(),
+                                          forces=atoms.get_forces() - base.get_forces())
         residuals.append(copy)
     return residuals
 
 
-def fit_gp_on_baseline(frames: Sequence[Atoms], baseline: str | None, config: GPConfig = GPConfig(),
-                       cache: DescriptorCache | None = None, charge: int | None = None, multiplicity: int | None = None):
-    """The GP of ``frames`` itself without a baseline, or the GP of its residuals on top of one."""
+def fit_gp_on_baseline(frames: Sequence[Atoms], baseline: str | None, labels: LabelCache, config: GPConfig = GPConfig(),
+                       descriptors: DescriptorCache | None = None, charge: int | None = None,
+                       multiplicity: int | None = None):
+    """The GP of ``frames`` itself without a baseline, or the GP of its residuals on top of one
+    (the baseline's own results come from, and go to, the label cache ``labels``)."""
     if baseline is None:
-        return fit_gaussian_process(frames, config, cache)
-    correction = fit_gaussian_process(residual_frames(frames, baseline, charge, multiplicity), config, cache)
-    return DeltaPotential(baseline, correction, charge, multiplicity)
+        return fit_gaussian_process(frames, config, descriptors)
+    residuals = residual_frames(frames, baseline, labels, charge, multiplicity)
+    return DeltaPotential(baseline, fit_gaussian_process(residuals, config, descriptors), charge, multiplicity)

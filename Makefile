@@ -66,7 +66,8 @@ bench-materials: $(STAMP)
 	$(BIN)/python benchmarks/materials_perovskite.py
 	$(BIN)/python benchmarks/materials_loop.py --elements Si,C
 
-# Neural-wavefunction VMC against exact energies (issue #7): H2 and He, 8 minutes of optimisation each.
+# Neural-wavefunction VMC against exact energies (issue #7): H2 and He, 8 minutes of optimisation each;
+# LiH for 13, then deepqmc (its own venv) on LiH for the same whole-run time.
 bench-qmc: $(STAMP) benchmarks/peers/.venv-deepqmc/.installed
 	$(BIN)/python benchmarks/vmc_energies.py --systems H2,He --minutes 8
 	$(BIN)/python benchmarks/vmc_energies.py --systems LiH --minutes 13 --peer deepqmc

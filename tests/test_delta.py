@@ -10,9 +10,10 @@ from esml.calculator import PotentialCalculator
 from esml.errors import EsmlError
 from esml.potentials.delta import DeltaPotential
 from esml.potentials.files import load, metadata, save
-from esml.qm import calculator
+from esml.qm import calculator, parse_method
 from esml.qm.cache import LabelCache
-from esml.training.delta import fit_gp_on_baseline, resolve_baseline
+from esml.qm.label import label_structures
+from esml.training.delta import fit_gp_on_baseline, residual_frames, resolve_baseline
 from esml.training.gp import GPConfig
 
 
@@ -83,3 +84,13 @@ def test_the_loop_learns_on_a_baseline_and_saves_the_sum(tmp_path):
     assert state.validation and saved["n_train"] == len(state.train) + len(state.validation)
     assert saved["baseline"] == "gfn1-xtb" and saved["calibration_scale"] > 0
     assert state.rounds[-1]["hyperparameters"]["force_noise"] > 0
+
+
+def test_the_baseline_of_a_fit_is_computed_once_and_then_read_from_the_label_cache(ethanol_frames, tmp_path):
+    frames = [a for a in ethanol_frames if a.info["split"] == "train"][:4]
+    labels = LabelCache(tmp_path / "labels.sqlite")
+    first = residual_frames(frames, "gfn1-xtb", labels)
+    _, report = label_structures(frames, parse_method("gfn1-xtb"), labels)
+    assert (report.cached, report.computed) == (len(frames), 0)
+    again = residual_frames(frames, "gfn1-xtb", labels)
+    np.testing.assert_array_equal([a.get_forces() for a in again], [a.get_forces() for a in first])

@@ -2,8 +2,9 @@
 
     python deepqmc_vmc.py LiH SECONDS WORKDIR [hydra overrides ...]
 
-Runs deepqmc's own command line (its default ansatz, KFAC, 256 walkers, 200 pretraining steps on
-the defaults' basis) on the molecule file deepqmc ships under that name. A metric logger stops the
+Runs deepqmc's own command line (its default ansatz, KFAC, 256 walkers, 200 pretraining steps
+against its default STO-6G Hartree–Fock) on the molecule file deepqmc ships under that name, with
+the coordinates given as overrides. A metric logger stops the
 run when SECONDS have passed since this script started (pretraining, compilation and
 equilibration included, as in esml's timings) and prints, as the last stdout line, JSON with
 deepqmc's own energy estimate at that moment: the exponentially weighted mean of the training

@@ -3,10 +3,11 @@
     python benchmarks/vmc_energies.py --systems H2,He --minutes 8
     python benchmarks/vmc_energies.py --systems LiH --minutes 13 --peer deepqmc
     python benchmarks/vmc_energies.py --systems LiH --peer deepqmc --peer-only   # the peer beside an earlier esml run
+    python benchmarks/vmc_energies.py --systems Be --minutes 10
 
 For each system: a wall-clock budget for the optimisation (``--minutes``), then the energy from
 ``--evaluation-steps`` sampling steps with frozen parameters, with a blocking error bar. The time
-reported is the whole run (Hartree–Fock, equilibration, optimisation, evaluation). The fraction
+reported is the whole run (the baseline's SCF, equilibration, optimisation, evaluation). The fraction
 of the correlation energy is (E_HF - E) / (E_HF - E_exact) against the Hartree–Fock limit.
 With ``--peer deepqmc`` deepqmc 1.2.0 (its venv from `make peers`) then runs the same system
 for the same whole wall time, on the same cores, and its own energy estimate at that moment is
@@ -32,6 +33,7 @@ from ase import Atoms
 
 from esml import units
 from esml.qmc.optimizers import DEFAULT_RATES, OptimizerConfig
+from esml.qmc.orbitals import BASELINES
 from esml.qmc.plots import plot_convergence
 from esml.qmc.system import atom, from_atoms
 from esml.qmc.vmc import VMCConfig, evaluate, optimise, start
@@ -70,13 +72,15 @@ def run_one(name: str, config: VMCConfig) -> dict:
     record = {"system": name, "command": "python " + " ".join(sys.argv), **result, "exact_ha": exact,
               "error_vs_exact_mha": 1000 * (result["energy_ha"] - exact),
               "hartree_fock_limit_ha": hartree_fock_limit, "hartree_fock_basis_ha": run.hartree_fock_energy,
+              "baseline": run.baseline, "baseline_ha": run.baseline_energy,
               "correlation_fraction": fraction, "steps": run.step, "optimisation_s": run.seconds,
               "total_s": seconds, "events": run.events, "history": run.history}
     print(f"{name}: E = {result['energy_ha']:.5f} ± {result['error_ha']:.5f} Ha, exact {exact}, "
           f"{record['error_vs_exact_mha']:+.2f} mHa, {100 * fraction:.1f} % of the correlation energy, "
           f"{run.step} steps, {seconds:.0f} s in all", flush=True)
     plot_convergence(run.history, run.hartree_fock_energy, result, f"{name}: {run.step} steps, {seconds:.0f} s",
-                     Path(f"benchmarks/results/vmc_{name}.png"), exact=exact)
+                     Path(f"benchmarks/results/vmc_{name}.png"), exact=exact,
+                     baseline=(run.baseline, run.baseline_energy))
     return record
 
 
@@ -101,6 +105,7 @@ def main() -> None:
     parser.add_argument("--systems", default="H2,He")
     parser.add_argument("--minutes", type=float, default=8.0, help="optimisation budget per system")
     parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--baseline", choices=BASELINES, default=VMCConfig.baseline)
     parser.add_argument("--optimizer", default="sr")
     parser.add_argument("--learning-rate", type=float, default=DEFAULT_RATES["sr"])
     parser.add_argument("--evaluation-steps", type=int, default=500)
@@ -110,6 +115,7 @@ def main() -> None:
     parser.add_argument("--peer-only", action="store_true", help="keep esml's earlier records in --out; run the peer only")
     args = parser.parse_args()
     config = VMCConfig(steps=10**7, batch=args.batch, max_seconds=60 * args.minutes, seed=args.seed,
+                       baseline=args.baseline,
                        evaluation_steps=args.evaluation_steps,
                        optimizer=replace(OptimizerConfig(), name=args.optimizer, learning_rate=args.learning_rate))
     names = args.systems.split(",")

@@ -22,8 +22,10 @@ def vmc_command(
     batch: int = typer.Option(512, min=2, help="Walkers."),
     optimizer: str = typer.Option("sr", help="sr (natural gradient) or adam."),
     learning_rate: float = typer.Option(None, min=0.0, help="Default 0.1 for sr, 3e-3 for adam."),
-    determinants: int = typer.Option(4, min=1, help="Determinants, each with its own backflow."),
-    basis: str = typer.Option("cc-pvtz", help="Basis of the Hartree–Fock baseline."),
+    baseline: str = typer.Option("casscf", help="casscf (valence active space, several determinants) or hf."),
+    determinants: int = typer.Option(4, min=1, help="Copies of a single-determinant baseline, each with its own "
+                                                    "backflow (a CASSCF baseline brings its own determinants)."),
+    basis: str = typer.Option("cc-pvtz", help="Basis of the baseline."),
     evaluation_steps: int = typer.Option(400, min=2, help="Sampling steps with frozen parameters for the energy."),
     seed: int = typer.Option(0),
     checkpoint: Path = typer.Option(Path("vmc.pt"), help="Saved every 100 steps; --resume continues from it."),
@@ -32,12 +34,14 @@ def vmc_command(
     plot: Path = typer.Option(None, help="Convergence plot (PNG)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Optimise a PauliNet-style wavefunction (Hartree–Fock orbitals, neural Jastrow and backflow, exact cusps)."""
+    """Optimise a PauliNet-style wavefunction (CASSCF or Hartree–Fock baseline, neural Jastrow and backflow,
+    exact cusps)."""
     from esml.cli.report import console, live_progress
     from esml.errors import EsmlError
     from esml.qmc import system as systems
     from esml.qmc.ansatz import AnsatzConfig
     from esml.qmc.optimizers import DEFAULT_RATES, OptimizerConfig
+    from esml.qmc.orbitals import BASELINES
     from esml.qmc.plots import plot_convergence
     from esml.qmc.vmc import VMCConfig, evaluate, optimise, resume as resume_run, save, start
     from esml.structures import read_structures
@@ -46,17 +50,21 @@ def vmc_command(
         raise EsmlError("give either a structure file or --atom SYMBOL (not both)")
     if optimizer not in ("sr", "adam"):
         raise EsmlError(f"--optimizer {optimizer!r}: use sr or adam")
+    if baseline not in BASELINES:
+        raise EsmlError(f"--baseline {baseline!r}: use {' or '.join(BASELINES)}")
     if atom:
         system = systems.atom(atom, charge, spin)
     else:
         system = systems.from_atoms(read_structures(structure)[0], charge, spin)
     rate = learning_rate if learning_rate is not None else DEFAULT_RATES[optimizer]
-    config = VMCConfig(steps=steps, batch=batch, evaluation_steps=evaluation_steps, basis=basis, seed=seed,
+    config = VMCConfig(steps=steps, batch=batch, evaluation_steps=evaluation_steps, baseline=baseline, basis=basis,
+                       seed=seed,
                        max_seconds=minutes * 60 if minutes is not None else None,
                        ansatz=replace(AnsatzConfig(), determinants=determinants),
                        optimizer=replace(OptimizerConfig(), name=optimizer, learning_rate=rate))
-    console.print(f"{system.describe()}: Hartree–Fock baseline in {basis}, {batch} walkers", highlight=False)
     run = resume_run(checkpoint, system, config) if resume else start(system, config)
+    console.print(f"{system.describe()}: {run.baseline} baseline in {basis} ({run.baseline_energy:.6f} Ha), "
+                  f"{batch} walkers", highlight=False)
     with live_progress(steps, "optimising", quiet) as show:
         def report(current) -> None:
             recent = current.history[-20:]
@@ -68,6 +76,7 @@ def vmc_command(
         result = evaluate(run, on_step=lambda step: show(step, "evaluating"))
     result |= {"steps": run.step, "seconds": run.seconds, "energy_ev": result["energy_ha"] * units.HARTREE_TO_EV,
                "error_ev": result["error_ha"] * units.HARTREE_TO_EV, "hartree_fock_ha": run.hartree_fock_energy,
+               "baseline": run.baseline, "baseline_ha": run.baseline_energy,
                "system": asdict(system), "config": asdict(config), "events": run.events,
                "history": [{key: r[key] for key in ("step", "energy", "std", "seconds")} for r in run.history]}
     for event in run.events:
@@ -80,4 +89,5 @@ def vmc_command(
     if json_out:
         json_out.write_text(json.dumps(result, indent=1) + "\n")
     if plot and run.history:
-        plot_convergence(run.history, run.hartree_fock_energy, result, system.describe(), plot)
+        plot_convergence(run.history, run.hartree_fock_energy, result, system.describe(), plot,
+                         baseline=(run.baseline, run.baseline_energy))

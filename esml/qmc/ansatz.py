@@ -1,10 +1,12 @@
 """A PauliNet-style neural wavefunction (Hermann et al., Nat. Chem. 2020), for one configuration
 of the electrons (N, 3) in Bohr; batches come from ``torch.func.vmap``.
 
-    ψ(r) = exp(J_cusp + J_net) · Σ_d c_d det[φ_μ(r_i) (1 + f_dμ(h_i))]↑ det[…]↓
+    ψ(r) = exp(J_cusp + J_net) · Σ_d c_d det[φ_dμ(r_i) (1 + f_dμ(h_i))]↑ det[…]↓
 
-- φ_μ: the occupied Hartree–Fock orbitals with cusp-corrected nuclear cusps (``orbitals.py``); the
-  network starts as Hartree–Fock (zero backflow f, zero J_net), which is its pretraining.
+- φ_dμ, c_d: the orbitals of determinant d and its weight, from the baseline (``orbitals.py``):
+  the CASSCF determinants and CI coefficients, or copies of the Hartree–Fock determinant, with
+  cusp-corrected nuclear cusps. The network starts as the baseline (near-zero backflow f, zero
+  J_net), which is its pretraining; the weights c_d are trained with the rest.
 - h_i: an embedding of electron i built from its distances to the nuclei and, over a few
   interaction layers, to the other electrons (same and opposite spin apart). Every distance
   enters through Gaussians in r², which are flat at r = 0, so neither J_net nor the backflow can
@@ -33,7 +35,7 @@ class AnsatzConfig:
     width: int = 32  # size of each electron's embedding h_i
     layers: int = 2  # electron–electron interaction layers
     gaussians: int = 16  # Gaussians exp(-r²/L²) per distance, L from 0.1 to 8 Bohr
-    determinants: int = 4  # determinants, each with its own backflow
+    determinants: int = 4  # copies of a single-determinant baseline, each with its own backflow
     jastrow_width: int = 32
 
 
@@ -46,6 +48,10 @@ class PauliNet(nn.Module):
         self.register_buffer("charges", torch.tensor(system.charges, dtype=torch.float64))
         self.register_buffer("inverse_widths", torch.from_numpy(np.geomspace(0.1, 8.0, config.gaussians) ** -2.0))
         self.register_buffer("coefficients", baseline.coefficients)
+        copies = config.determinants if len(baseline.weights) == 1 else 1  # a CASSCF baseline brings its own
+        self.register_buffer("up_columns", baseline.up_columns.repeat(copies, 1))
+        self.register_buffer("down_columns", baseline.down_columns.repeat(copies, 1))
+        self.n_determinants = len(self.up_columns)
         spins = torch.tensor([0] * system.n_up + [1] * system.n_down)
         self.register_buffer("same_spin", (spins[:, None] == spins[None, :]).double())
         self.register_buffer("spins", spins)
@@ -57,14 +63,14 @@ class PauliNet(nn.Module):
         self.updates = nn.ModuleList(nn.Linear(3 * width, width) for _ in range(config.layers))
         self.jastrow = nn.Sequential(nn.Linear(width, config.jastrow_width), nn.Tanh(),
                                      nn.Linear(config.jastrow_width, 1))
-        self.up_backflow = nn.Linear(width, config.determinants * max(1, system.n_up))
-        self.down_backflow = nn.Linear(width, config.determinants * max(1, system.n_down))
-        self.determinant_weights = nn.Parameter(torch.ones(config.determinants))
+        self.up_backflow = nn.Linear(width, self.n_determinants * max(1, system.n_up))
+        self.down_backflow = nn.Linear(width, self.n_determinants * max(1, system.n_down))
+        self.determinant_weights = nn.Parameter(baseline.weights.repeat(copies).clone())
         self.electron_cusp_lengths = nn.Parameter(torch.zeros(2))  # log ℓ, same and opposite spins
         self.double()
-        self._start_as_hartree_fock()
+        self._start_as_baseline()
 
-    def _start_as_hartree_fock(self) -> None:
+    def _start_as_baseline(self) -> None:
         nn.init.zeros_(self.jastrow[-1].weight), nn.init.zeros_(self.jastrow[-1].bias)
         for head in (self.up_backflow, self.down_backflow):
             # small, not zero: determinants that start identical would stay identical
@@ -84,8 +90,8 @@ class PauliNet(nn.Module):
         embedding, squared = self._embedding(electrons)
         orbitals = cusp_corrected(atomic_orbitals(self.groups, electrons, self.nuclei), self.coefficients, electrons,
                                   self.nuclei, self.cusps)
-        up = self._determinants(orbitals[:self.n_up, :self.n_up], embedding[:self.n_up], self.up_backflow)
-        down = self._determinants(orbitals[self.n_up:, self.n_up:], embedding[self.n_up:], self.down_backflow)
+        up = self._determinants(orbitals[:self.n_up, self.up_columns], embedding[:self.n_up], self.up_backflow)
+        down = self._determinants(orbitals[self.n_up:, self.down_columns], embedding[self.n_up:], self.down_backflow)
         signs = torch.sign(self.determinant_weights) * up[0] * down[0]
         logs = torch.log(torch.abs(self.determinant_weights)) + up[1] + down[1]
         largest = logs.max().detach()
@@ -107,13 +113,14 @@ class PauliNet(nn.Module):
             embedding = embedding + torch.tanh(update(torch.cat([embedding, from_same, from_opposite], dim=-1)))
         return embedding, squared
 
-    def _determinants(self, molecular_orbitals, embedding, backflow) -> tuple[torch.Tensor, torch.Tensor]:
-        n = molecular_orbitals.shape[0]
+    def _determinants(self, orbitals, embedding, backflow) -> tuple[torch.Tensor, torch.Tensor]:
+        """(signs, log|det|) of every determinant of one spin; ``orbitals`` (n, n_determinants, n)."""
+        n = orbitals.shape[0]
         if n == 0:
-            zeros = molecular_orbitals.new_zeros(self.config.determinants)
+            zeros = orbitals.new_zeros(self.n_determinants)
             return zeros + 1.0, zeros
-        factors = 1.0 + backflow(embedding).reshape(n, self.config.determinants, n).transpose(0, 1)
-        return torch.linalg.slogdet(molecular_orbitals[None] * factors)
+        factors = 1.0 + backflow(embedding).reshape(n, self.n_determinants, n)
+        return torch.linalg.slogdet((orbitals * factors).transpose(0, 1))
 
     def _electron_cusps(self, squared: torch.Tensor) -> torch.Tensor:
         n = len(squared)

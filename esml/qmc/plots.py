@@ -1,5 +1,5 @@
 """The convergence plot of a VMC run: the energy of every optimisation step, its running mean, the
-Hartree–Fock baseline, and the final estimate with its error bar."""
+Hartree–Fock energy and the baseline's (where it is another method), and the final estimate with its error bar."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 
 
 def plot_convergence(history: list[dict], hartree_fock: float, result: dict, title: str, path: Path,
-                     exact: float | None = None) -> None:
+                     exact: float | None = None, baseline: tuple[str, float] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -24,6 +24,8 @@ def plot_convergence(history: list[dict], hartree_fock: float, result: dict, tit
         running = np.convolve(energy, np.ones(window) / window, mode="valid")
         axis.plot(steps[window - 1:], running, color="C0", label=f"running mean ({window} steps)")
     axis.axhline(hartree_fock, color="C3", ls="--", label=f"Hartree–Fock {hartree_fock:.5f}")
+    if baseline is not None and baseline[1] != hartree_fock:
+        axis.axhline(baseline[1], color="C1", ls="--", label=f"{baseline[0]} {baseline[1]:.5f}")
     if exact is not None:
         axis.axhline(exact, color="k", ls=":", label=f"exact {exact:.5f}")
     low, high = result["energy_ha"] - result["error_ha"], result["energy_ha"] + result["error_ha"]

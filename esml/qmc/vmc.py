@@ -24,11 +24,12 @@ from esml.qmc.ansatz import AnsatzConfig, PauliNet
 from esml.qmc.blocking import blocking_error
 from esml.qmc.hamiltonian import local_energy
 from esml.qmc.optimizers import Optimizer, OptimizerConfig
-from esml.qmc.orbitals import DEFAULT_BASIS, hartree_fock
+from esml.qmc.orbitals import DEFAULT_BASIS, Baseline, baseline
 from esml.qmc.sampling import Walkers, initial_walkers, sweep
 from esml.qmc.system import System
 
 MAX_ROLLBACKS = 5
+CHECKPOINT_FORMAT = "esml-vmc-2"  # 2: the baseline may hold several determinants
 
 
 class QMCError(EsmlError):
@@ -45,7 +46,8 @@ class VMCConfig:
     evaluation_steps: int = 400  # sampling steps with frozen parameters for the final energy
     checkpoint_every: int = 100
     max_seconds: float | None = None  # stop optimising after this wall time (the evaluation still runs)
-    basis: str = DEFAULT_BASIS  # of the Hartree–Fock baseline
+    baseline: str = "casscf"  # or "hf" (``orbitals.BASELINES``)
+    basis: str = DEFAULT_BASIS  # of the baseline
     seed: int = 0
     ansatz: AnsatzConfig = field(default_factory=AnsatzConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
@@ -61,6 +63,8 @@ class Run:
     optimizer: Optimizer
     walkers: Walkers
     generator: torch.Generator
+    baseline: str  # e.g. "CASSCF(2,4)"
+    baseline_energy: float  # Ha
     hartree_fock_energy: float
     step: int = 0
     rate_scale: float = 1.0
@@ -76,12 +80,17 @@ def default_device() -> torch.device:
 def start(system: System, config: VMCConfig, device: torch.device | None = None) -> Run:
     device = device or default_device()
     torch.manual_seed(config.seed)
-    baseline = hartree_fock(system, config.basis)
-    model = PauliNet(system, baseline, config.ansatz).to(device)
+    reference = baseline(system, config.baseline, config.basis)
+    model = PauliNet(system, reference, config.ansatz).to(device)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     walkers = initial_walkers(system, config.batch, generator, device)
     walkers = sweep(log_psi(model), walkers, config.equilibration, generator)
-    return Run(system, config, model, Optimizer(model, config.optimizer), walkers, generator, baseline.energy)
+    return Run(system, config, model, Optimizer(model, config.optimizer), walkers, generator,
+               *_described(reference))
+
+
+def _described(reference: Baseline) -> tuple[str, float, float]:
+    return reference.method, reference.energy, reference.hartree_fock_energy
 
 
 def log_psi(model: PauliNet) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -166,10 +175,10 @@ def _roll_back(run: Run, good: dict) -> dict:
 
 
 def save(run: Run, path: Path) -> None:
-    state = {"format": "esml-vmc-1", "system": asdict(run.system), "config": asdict(run.config),
+    state = {"format": CHECKPOINT_FORMAT, "system": asdict(run.system), "config": asdict(run.config),
              "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
              "electrons": run.walkers.electrons.cpu(), "step_size": run.walkers.step_size,
-             "generator": run.generator.get_state(), "hartree_fock_energy": run.hartree_fock_energy,
+             "generator": run.generator.get_state(),
              "step": run.step, "rate_scale": run.rate_scale, "seconds": run.seconds, "history": run.history,
              "events": run.events}
     partial = path.with_suffix(path.suffix + ".partial")
@@ -184,18 +193,22 @@ def resume(path: Path, system: System, config: VMCConfig, device: torch.device |
     except (OSError, RuntimeError, EOFError) as error:
         raise QMCError(f"{path} is not a readable VMC checkpoint ({type(error).__name__}); "
                        "start without --resume") from None
-    if state.get("format") != "esml-vmc-1":
-        raise QMCError(f"{path} is not an esml VMC checkpoint; start without --resume")
-    if state["system"] != asdict(system) or state["config"]["ansatz"] != asdict(config.ansatz):
-        raise QMCError(f"{path} holds a run of another system or ansatz; give the same structure, charge and spin")
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise QMCError(f"{path} is not a checkpoint of this version of esml vmc; start without --resume")
+    saved = state["config"]
+    if state["system"] != asdict(system) or (saved["ansatz"], saved["baseline"]) != (asdict(config.ansatz),
+                                                                                     config.baseline):
+        raise QMCError(f"{path} holds a run of another system, baseline or ansatz; give the same structure, charge, "
+                       "spin, --baseline and --determinants")
     device = device or default_device()
     torch.manual_seed(config.seed)
-    model = PauliNet(system, hartree_fock(system, state["config"]["basis"]), config.ansatz).to(device)
+    reference = baseline(system, config.baseline, saved["basis"])
+    model = PauliNet(system, reference, config.ansatz).to(device)
     model.load_state_dict(state["model"])
     optimizer = Optimizer(model, config.optimizer)
     optimizer.load_state_dict(state["optimizer"])
     generator = torch.Generator(device=device)
     generator.set_state(state["generator"])
     walkers = Walkers(state["electrons"].to(device), state["step_size"])
-    return Run(system, config, model, optimizer, walkers, generator, state["hartree_fock_energy"], state["step"],
+    return Run(system, config, model, optimizer, walkers, generator, *_described(reference), state["step"],
                state["rate_scale"], state["seconds"], state["history"], state["events"])

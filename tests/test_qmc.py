@@ -183,6 +183,15 @@ def test_non_finite_parameters_roll_back_with_a_smaller_step():
     assert all(torch.isfinite(parameter).all() for parameter in run.model.parameters())
 
 
+def test_an_ion_gets_its_own_electron_count():
+    from pyscf import scf
+
+    cation = baseline(atom("Li", charge=1), "casscf", "cc-pvdz")  # 1s²: no valence electron, so Hartree–Fock
+    expected = scf.RHF(gto.M(atom="Li", charge=1, basis="cc-pvdz", cart=True, verbose=0)).run().e_tot
+    assert cation.method == "Hartree–Fock" and cation.energy == pytest.approx(expected, abs=1e-8)
+    assert cation.up_columns.shape == cation.down_columns.shape == (1, 1)
+
+
 def test_bad_systems_are_refused():
     with pytest.raises(StructureError, match="cannot have spin"):
         from_atoms(Atoms("Li"), spin=0)

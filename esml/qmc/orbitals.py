@@ -29,7 +29,7 @@ from math import comb
 import numpy as np
 import torch
 
-from esml.errors import ConvergenceError
+from esml.errors import ConvergenceError, StructureError
 from esml.qmc.system import System
 
 DEFAULT_BASIS = "cc-pvtz"
@@ -87,16 +87,16 @@ def cartesian_axes(l: int) -> list[list[int]]:
 
 def baseline(system: System, method: str = "casscf", basis: str = DEFAULT_BASIS) -> Baseline:
     """The ``method`` ("casscf" or "hf") baseline of ``system``; CASSCF falls back to Hartree–Fock
-    where the valence active space holds a single determinant (He, H, Ne)."""
+    where the valence active space holds a single determinant (He, Ne) or the core is not full (Li²⁺)."""
     from pyscf import gto
 
     if method not in BASELINES:
         raise ValueError(f"baseline {method!r}: use one of {', '.join(BASELINES)}")
     mol = gto.M(atom=[(z, xyz) for z, xyz in zip(system.charges, system.coordinates)], unit="bohr", basis=basis,
-                cart=True, spin=system.n_up - system.n_down, verbose=0)
-    core, active, (active_up, active_down) = valence_active_space(system)
-    if method == "casscf" and comb(active, active_up) * comb(active, active_down) > 1:
-        return _casscf(system, mol, core, active)
+                cart=True, charge=sum(system.charges) - system.n_electrons, spin=system.n_up - system.n_down, verbose=0)
+    core, active, electrons = valence_active_space(system)
+    if method == "casscf" and min(electrons) >= 0 and comb(active, electrons[0]) * comb(active, electrons[1]) > 1:
+        return _casscf(system, mol, core, active, electrons)
     return _hartree_fock(system, mol)
 
 
@@ -123,12 +123,11 @@ def _hartree_fock(system: System, mol) -> Baseline:
     return _evaluated(system, mol, orbitals, [(1.0, up, down)], mean_field.e_tot, mean_field.e_tot, "Hartree–Fock")
 
 
-def _casscf(system: System, mol, core: int, active: int) -> Baseline:
+def _casscf(system: System, mol, core: int, active: int, electrons: tuple[int, int]) -> Baseline:
     from pyscf import fci, mcscf, scf
 
-    _, _, electrons = valence_active_space(system)
     if comb(active, electrons[0]) * comb(active, electrons[1]) > MAX_CI_SIZE:
-        raise ConvergenceError(f"the valence active space of {system.describe()} ({sum(electrons)} electrons in "
+        raise StructureError(f"the valence active space of {system.describe()} ({sum(electrons)} electrons in "
                                f"{active} orbitals) is too large for CASSCF here; give --baseline hf")
     restricted = system.n_up == system.n_down
     mean_field = _converged((scf.RHF(mol) if restricted else scf.ROHF(mol)).run(), system, mol.basis)

@@ -72,6 +72,7 @@ bench-qmc: $(STAMP) benchmarks/peers/.venv-deepqmc/.installed
 	$(BIN)/python benchmarks/vmc_energies.py --systems H2,He --minutes 8
 	$(BIN)/python benchmarks/vmc_energies.py --systems LiH --minutes 13 --peer deepqmc
 	$(BIN)/python benchmarks/vmc_energies.py --systems Be --minutes 10
+	$(BIN)/python benchmarks/vmc_energies.py --systems Li2 --minutes 15
 
 bench-xc: $(STAMP)
 	$(BIN)/python benchmarks/xc_functional.py --model esml-xc1

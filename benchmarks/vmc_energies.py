@@ -4,6 +4,7 @@
     python benchmarks/vmc_energies.py --systems LiH --minutes 13 --peer deepqmc
     python benchmarks/vmc_energies.py --systems LiH --peer deepqmc --peer-only   # the peer beside an earlier esml run
     python benchmarks/vmc_energies.py --systems Be --minutes 10
+    python benchmarks/vmc_energies.py --systems Li2 --minutes 15
 
 For each system: a wall-clock budget for the optimisation (``--minutes``), then the energy from
 ``--evaluation-steps`` sampling steps with frozen parameters, with a blocking error bar. The time

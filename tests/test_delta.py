@@ -94,3 +94,12 @@ def test_the_baseline_of_a_fit_is_computed_once_and_then_read_from_the_label_cac
     assert (report.cached, report.computed) == (len(frames), 0)
     again = residual_frames(frames, "gfn1-xtb", labels)
     np.testing.assert_array_equal([a.get_forces() for a in again], [a.get_forces() for a in first])
+
+
+def test_the_baseline_is_computed_by_the_loops_workers(ethanol_frames, tmp_path):
+    frames = [a for a in ethanol_frames if a.info["split"] == "train"][:4]
+    serial = residual_frames(frames, "gfn1-xtb", LabelCache(tmp_path / "serial.sqlite"))
+    parallel = residual_frames(frames, "gfn1-xtb", LabelCache(tmp_path / "parallel.sqlite"), workers=2)
+    np.testing.assert_allclose([a.get_forces() for a in parallel], [a.get_forces() for a in serial], atol=1e-8)
+    _, report = label_structures(frames, parse_method("gfn1-xtb"), LabelCache(tmp_path / "parallel.sqlite"))
+    assert (report.cached, report.computed) == (len(frames), 0)

@@ -321,7 +321,8 @@ class ActiveLearner:
         elif searched and n_train < REGRID_GROWTH * searched[0]:
             config = replace(config, length_scales=(searched[1],))
         model = fit_gp_on_baseline(frames, self.config.baseline, self.oracle.cache, config, self.descriptors,
-                                   self.config.charge, self.config.multiplicity)
+                                   self.config.charge, self.config.multiplicity, workers=self.config.workers,
+                                   scheduler=self.config.scheduler)
         if len(config.length_scales) > 1:
             self.length_scale_search = (n_train, gaussian_process(model).length_scale)
         return model

@@ -26,12 +26,14 @@ def resolve_baseline(oracle: str, baseline: str | None) -> str | None:
 
 
 def residual_frames(frames: Sequence[Atoms], baseline: str, labels: LabelCache, charge: int | None = None,
-                    multiplicity: int | None = None) -> list[Atoms]:
+                    multiplicity: int | None = None, *, workers: int = 1, scheduler: str | None = None) -> list[Atoms]:
     """Copies of labeled ``frames`` whose energy and forces are (label − baseline).
 
     The baseline's results go through the label cache: the loop refits on all its frames every
-    round, and a baseline more costly than xTB must not be recomputed each time."""
-    computed, report = label_structures(list(frames), parse_method(baseline), labels, charge=charge, multiplicity=multiplicity)
+    round, and a baseline more costly than xTB must not be recomputed each time. New frames are
+    computed by ``workers`` processes or on the Dask ``scheduler``, as the oracle's are."""
+    computed, report = label_structures(list(frames), parse_method(baseline), labels, charge=charge,
+                                        multiplicity=multiplicity, workers=workers, scheduler=scheduler)
     if report.failures:
         failure = report.failures[0]
         raise EsmlError(f"the baseline {baseline} failed on frame {failure.index} ({failure.reason}); "
@@ -47,10 +49,10 @@ def residual_frames(frames: Sequence[Atoms], baseline: str, labels: LabelCache, 
 
 def fit_gp_on_baseline(frames: Sequence[Atoms], baseline: str | None, labels: LabelCache, config: GPConfig = GPConfig(),
                        descriptors: DescriptorCache | None = None, charge: int | None = None,
-                       multiplicity: int | None = None):
+                       multiplicity: int | None = None, *, workers: int = 1, scheduler: str | None = None):
     """The GP of ``frames`` itself without a baseline, or the GP of its residuals on top of one
     (the baseline's own results come from, and go to, the label cache ``labels``)."""
     if baseline is None:
         return fit_gaussian_process(frames, config, descriptors)
-    residuals = residual_frames(frames, baseline, labels, charge, multiplicity)
+    residuals = residual_frames(frames, baseline, labels, charge, multiplicity, workers=workers, scheduler=scheduler)
     return DeltaPotential(baseline, fit_gaussian_process(residuals, config, descriptors), charge, multiplicity)

@@ -172,7 +172,7 @@ def _evaluated(system: System, mol, orbitals: np.ndarray, terms: list[tuple[floa
                     method, mol.basis)
 
 
-def nucleus_cusp(s_shells: ShellGroup, occupied: np.ndarray, at_nucleus: np.ndarray, nucleus: int,
+def nucleus_cusp(s_shells: ShellGroup, orbitals: np.ndarray, at_nucleus: np.ndarray, nucleus: int,
                  charge: int) -> NucleusCusp:
     """The correction at one nucleus; ``s_shells`` is the l = 0 group, whose columns come first;
     ``at_nucleus`` the whole orbitals' values there (other atoms' functions add to them)."""
@@ -185,14 +185,14 @@ def nucleus_cusp(s_shells: ShellGroup, occupied: np.ndarray, at_nucleus: np.ndar
         gaussian = np.exp(-exponents * r[:, None, None] ** 2)
         factor = {0: 1.0, 1: -2 * exponents * r[:, None, None],
                   2: 4 * exponents**2 * r[:, None, None] ** 2 - 2 * exponents}[derivative]
-        return (contraction * factor * gaussian).sum(-1) @ occupied[columns]
+        return (contraction * factor * gaussian).sum(-1) @ orbitals[columns]
 
     value_at_nucleus = s_part(np.zeros(1), 0)[0]
     grid = np.linspace(0.0, radius, 50)
     inside = s_part(grid, 0)
-    polynomial, shift, sign = np.zeros((occupied.shape[1], 5)), np.zeros(occupied.shape[1]), np.zeros(occupied.shape[1])
+    polynomial, shift, sign = np.zeros((orbitals.shape[1], 5)), np.zeros(orbitals.shape[1]), np.zeros(orbitals.shape[1])
     at_radius = [s_part(np.array([radius]), k)[0] for k in range(3)]
-    for orbital in range(occupied.shape[1]):
+    for orbital in range(orbitals.shape[1]):
         s0 = value_at_nucleus[orbital]
         if abs(s0) < 1e-8 * max(1.0, abs(at_nucleus[orbital])):
             continue  # zero here (a p orbital on this atom): nothing to cusp

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from esml.qmc.orbitals import Baseline
 
-def plot_convergence(history: list[dict], hartree_fock: float, result: dict, title: str, path: Path,
-                     exact: float | None = None, baseline: tuple[str, float] | None = None) -> None:
+
+def plot_convergence(history: list[dict], baseline: Baseline, result: dict, title: str, path: Path,
+                     exact: float | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,9 +25,10 @@ def plot_convergence(history: list[dict], hartree_fock: float, result: dict, tit
     if len(energy) >= window:
         running = np.convolve(energy, np.ones(window) / window, mode="valid")
         axis.plot(steps[window - 1:], running, color="C0", label=f"running mean ({window} steps)")
+    hartree_fock = baseline.hartree_fock_energy
     axis.axhline(hartree_fock, color="C3", ls="--", label=f"Hartree–Fock {hartree_fock:.5f}")
-    if baseline is not None and baseline[1] != hartree_fock:
-        axis.axhline(baseline[1], color="C1", ls="--", label=f"{baseline[0]} {baseline[1]:.5f}")
+    if baseline.energy != hartree_fock:
+        axis.axhline(baseline.energy, color="C1", ls="--", label=f"{baseline.method} {baseline.energy:.5f}")
     if exact is not None:
         axis.axhline(exact, color="k", ls=":", label=f"exact {exact:.5f}")
     low, high = result["energy_ha"] - result["error_ha"], result["energy_ha"] + result["error_ha"]

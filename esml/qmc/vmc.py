@@ -29,7 +29,7 @@ from esml.qmc.sampling import Walkers, initial_walkers, sweep
 from esml.qmc.system import System
 
 MAX_ROLLBACKS = 5
-CHECKPOINT_FORMAT = "esml-vmc-2"  # 2: the baseline may hold several determinants
+CHECKPOINT_FORMAT = "esml-vmc-3"  # 3: the baseline, with several determinants, is saved with the run
 
 
 class QMCError(EsmlError):
@@ -63,9 +63,7 @@ class Run:
     optimizer: Optimizer
     walkers: Walkers
     generator: torch.Generator
-    baseline: str  # e.g. "CASSCF(2,4)"
-    baseline_energy: float  # Ha
-    hartree_fock_energy: float
+    baseline: Baseline  # kept in the checkpoint: a resumed run goes on from the same orbitals
     step: int = 0
     rate_scale: float = 1.0
     seconds: float = 0.0
@@ -85,12 +83,7 @@ def start(system: System, config: VMCConfig, device: torch.device | None = None)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     walkers = initial_walkers(system, config.batch, generator, device)
     walkers = sweep(log_psi(model), walkers, config.equilibration, generator)
-    return Run(system, config, model, Optimizer(model, config.optimizer), walkers, generator,
-               *_described(reference))
-
-
-def _described(reference: Baseline) -> tuple[str, float, float]:
-    return reference.method, reference.energy, reference.hartree_fock_energy
+    return Run(system, config, model, Optimizer(model, config.optimizer), walkers, generator, reference)
 
 
 def log_psi(model: PauliNet) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -178,7 +171,7 @@ def save(run: Run, path: Path) -> None:
     state = {"format": CHECKPOINT_FORMAT, "system": asdict(run.system), "config": asdict(run.config),
              "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
              "electrons": run.walkers.electrons.cpu(), "step_size": run.walkers.step_size,
-             "generator": run.generator.get_state(),
+             "generator": run.generator.get_state(), "baseline": run.baseline,
              "step": run.step, "rate_scale": run.rate_scale, "seconds": run.seconds, "history": run.history,
              "events": run.events}
     partial = path.with_suffix(path.suffix + ".partial")
@@ -202,13 +195,12 @@ def resume(path: Path, system: System, config: VMCConfig, device: torch.device |
                        "spin, --baseline and --determinants")
     device = device or default_device()
     torch.manual_seed(config.seed)
-    reference = baseline(system, config.baseline, saved["basis"])
-    model = PauliNet(system, reference, config.ansatz).to(device)
+    model = PauliNet(system, state["baseline"], config.ansatz).to(device)
     model.load_state_dict(state["model"])
     optimizer = Optimizer(model, config.optimizer)
     optimizer.load_state_dict(state["optimizer"])
     generator = torch.Generator(device=device)
     generator.set_state(state["generator"])
     walkers = Walkers(state["electrons"].to(device), state["step_size"])
-    return Run(system, config, model, optimizer, walkers, generator, *_described(reference), state["step"],
+    return Run(system, config, model, optimizer, walkers, generator, state["baseline"], state["step"],
                state["rate_scale"], state["seconds"], state["history"], state["events"])

@@ -48,6 +48,7 @@ bench-active: $(STAMP)
 	$(BIN)/python benchmarks/active_learning.py --system aspirin --budget 160 --random-sizes 12,25,50,100,200,400 --draws 1
 	$(BIN)/python benchmarks/active_learning.py --system ethanol --budget 160
 	$(BIN)/python benchmarks/active_learning.py --system ethanol --baseline none --random-only
+	$(BIN)/python benchmarks/active_periodic.py
 
 # OPTIMADE server under load (fills a temporary store with QM9 first, ~1 minute).
 bench-serve: $(STAMP)

@@ -33,7 +33,8 @@ from ase.io import read, write
 from scipy.spatial.transform import Rotation
 
 from esml.calculator import calculator
-from esml.simulate.dynamics import MDSettings, run_md
+from esml.simulate.dynamics import MDSettings
+from potential_md import md_run
 
 RESULTS = Path(__file__).parent / "results"
 WATER_PER_CUBIC_ANGSTROM = 0.6022 / 18.015  # molecules per Å³ at 1 g/cm³
@@ -70,15 +71,12 @@ def learn(start: Path, run_dir: Path, budget: int, target: float) -> tuple[float
 
 
 def stability(start: Atoms, model: Path, picoseconds: float, trajectory: Path) -> dict:
+    """potential_md.py's NVT summary, and the shortest interatomic distance in the saved frames."""
     settings = MDSettings("nvt", "langevin", 300.0, 0.5, int(picoseconds * 2000), 20)
-    began = time.perf_counter()
-    _, summary = run_md(start, calculator(model), settings, trajectory=trajectory)
-    seconds = time.perf_counter() - began
+    summary = md_run(start, calculator(model), settings, trajectory)
     pairs = np.triu_indices(len(start), 1)
     shortest = min(float(frame.get_all_distances(mic=True)[pairs].min()) for frame in read(trajectory, index=":"))
-    return {"picoseconds": picoseconds, "seconds": seconds, "frames": summary.frames,
-            "mean_temperature_K": summary.mean_temperature_K, "bonds_changed": summary.bonds_changed,
-            "first_bond_change_fs": summary.first_bond_change_fs, "shortest_distance_A": shortest}
+    return summary | {"shortest_distance_A": shortest}
 
 
 def main() -> None:

@@ -40,9 +40,9 @@ def frequencies(atoms, calc) -> np.ndarray:
     return harmonic_frequencies(relaxed, calc).vibrational(relaxed)
 
 
-def md_run(atoms, calc, settings: MDSettings) -> dict:
+def md_run(atoms, calc, settings: MDSettings, trajectory: Path | None = None) -> dict:
     start = time.perf_counter()
-    _, summary = run_md(atoms, calc, settings)
+    _, summary = run_md(atoms, calc, settings, trajectory)
     return {"ps": settings.steps * settings.timestep_fs / 1000, "seconds": time.perf_counter() - start,
             "mean_temperature_K": summary.mean_temperature_K, "drift_meV_per_atom_per_ps": summary.drift_meV_per_atom_per_ps,
             "bonds_changed": summary.bonds_changed, "first_bond_change_fs": summary.first_bond_change_fs}

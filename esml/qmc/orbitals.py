@@ -95,9 +95,13 @@ def baseline(system: System, method: str = "casscf", basis: str = DEFAULT_BASIS)
     mol = gto.M(atom=[(z, xyz) for z, xyz in zip(system.charges, system.coordinates)], unit="bohr", basis=basis,
                 cart=True, charge=sum(system.charges) - system.n_electrons, spin=system.n_up - system.n_down, verbose=0)
     core, active, electrons = valence_active_space(system)
-    if method == "casscf" and min(electrons) >= 0 and comb(active, electrons[0]) * comb(active, electrons[1]) > 1:
-        return _casscf(system, mol, core, active, electrons)
-    return _hartree_fock(system, mol)
+    determinants = comb(active, electrons[0]) * comb(active, electrons[1]) if min(electrons) >= 0 else 0
+    if method == "hf" or determinants <= 1:
+        return _hartree_fock(system, mol)
+    if determinants > MAX_CI_SIZE:
+        raise StructureError(f"the valence active space of {system.describe()} ({sum(electrons)} electrons in "
+                             f"{active} orbitals) is too large for CASSCF here; give --baseline hf")
+    return _casscf(system, mol, core, active, electrons)
 
 
 def valence_active_space(system: System) -> tuple[int, int, tuple[int, int]]:
@@ -126,9 +130,6 @@ def _hartree_fock(system: System, mol) -> Baseline:
 def _casscf(system: System, mol, core: int, active: int, electrons: tuple[int, int]) -> Baseline:
     from pyscf import fci, mcscf, scf
 
-    if comb(active, electrons[0]) * comb(active, electrons[1]) > MAX_CI_SIZE:
-        raise StructureError(f"the valence active space of {system.describe()} ({sum(electrons)} electrons in "
-                               f"{active} orbitals) is too large for CASSCF here; give --baseline hf")
     restricted = system.n_up == system.n_down
     mean_field = _converged((scf.RHF(mol) if restricted else scf.ROHF(mol)).run(), system, mol.basis)
     method = f"CASSCF({sum(electrons)},{active})"

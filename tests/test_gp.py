@@ -3,10 +3,13 @@
 import numpy as np
 import pytest
 import torch
+from ase import Atoms
 from ase.build import molecule
 
 from esml.calculator import PotentialCalculator
 from esml.potentials.files import load, save
+from esml.potentials.ani import AEVComputer, AEVParameters
+from esml.potentials.graph import atoms_to_graph
 from esml.potentials.gp import kernel_matrix
 from esml.training.data import element_counts, fit_self_energies
 from esml.training.gp import DescriptorCache, Evidence, GPConfig, Observations, fit_gaussian_process, observations, select_inducing
@@ -45,6 +48,22 @@ def test_sparse_gp_mean_equals_the_exact_gp_when_every_environment_is_inducing(e
         exact = signal**2 * np.array([structure_kernel(d, b) for b in described]) @ alpha
         sparse = kernel_matrix(d.aev, d.species, inducing, inducing_species, 4.0).sum(0).numpy() @ weights
         assert sparse == pytest.approx(exact, rel=1e-6, abs=1e-8)
+
+
+@pytest.mark.parametrize("atoms", [molecule("CH3CH2OH"), Atoms("OH2", [[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]], cell=[3.0] * 3, pbc=True)],
+                         ids=["ethanol", "water-with-its-own-images"])
+def test_descriptor_jacobian_equals_forward_mode_over_all_positions(atoms):
+    """The per-edge derivatives, placed by the chain rule, against plain jacfwd of the AEVs."""
+    atoms = atoms.copy()
+    atoms.rattle(0.05, seed=1)
+    graph = atoms_to_graph(atoms, 5.1, torch.float64)
+    computer = AEVComputer(3, AEVParameters()).double()
+    species = torch.tensor([{1: 0, 6: 1, 8: 2}[z] for z in atoms.numbers])
+    aev, jacobian = computer.jacobian(graph, species, graph.edge_vectors())
+    expected = torch.func.jacfwd(lambda p: computer(graph, species, graph.edge_vectors(p)))(graph.positions)
+    torch.testing.assert_close(aev, computer(graph, species, graph.edge_vectors()), rtol=0, atol=1e-12)
+    torch.testing.assert_close(jacobian, expected.reshape(jacobian.shape), rtol=0, atol=1e-10)
+    assert expected.abs().max() > 1
 
 
 def test_gp_forces_are_the_negative_energy_gradient(gp, ethanol_frames):

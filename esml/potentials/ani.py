@@ -92,41 +92,97 @@ class AEVComputer(nn.Module):
 
     def forward(self, graph: AtomicGraph, species: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
         n_atoms = species.numel()
-        distances = vectors.norm(dim=1)
-        return torch.cat([self.radial(graph, species, distances, n_atoms),
-                          self.angular(graph, species, vectors, distances, n_atoms)], dim=1)
+        centres, neighbours = graph.edges
+        a, b, pairs = self.angular_triplets(graph, species, vectors.detach().norm(dim=1), n_atoms)
+        radial = scatter(self.radial_terms(vectors), centres * self.n_species + species[neighbours], n_atoms * self.n_species)
+        angular = scatter(self.angular_terms_of(vectors[a], vectors[b]), centres[a] * self.n_pairs + pairs, n_atoms * self.n_pairs)
+        return torch.cat([radial.reshape(n_atoms, self.radial_length), angular.reshape(n_atoms, -1)], dim=1)
+
+    def jacobian(self, graph: AtomicGraph, species: torch.Tensor, vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """AEVs (n_atoms, D) and their derivatives with respect to positions (n_atoms, D, 3 n_atoms).
+
+        A radial term depends on one edge vector and an angular term on two, so forward mode with
+        one tangent per vector component (3 and 6 passes) gives every term's derivatives at once;
+        the chain rule through r_ij = r_j - r_i then places them. Forward mode over all 3 n_atoms
+        position tangents cost 20× more on a 63-atom water box."""
+        n_atoms, width = species.numel(), self.length
+        centres, neighbours = graph.edges
+        a, b, pairs = self.angular_triplets(graph, species, vectors.norm(dim=1), n_atoms)
+        jacobian = vectors.new_zeros(n_atoms * width * n_atoms, 3)
+
+        def place(derivative: torch.Tensor, feature: torch.Tensor, centre: torch.Tensor, atom: torch.Tensor) -> None:
+            """Add ∂(term k of row t)/∂r_atom = derivative[:, k, t] to ∂q[centre, feature]/∂r_atom, and its
+            negative to ∂q[centre, feature]/∂r_centre (r_ij = r_j - r_i)."""
+            rows = (centre * width + feature) * n_atoms
+            values = derivative.permute(1, 2, 0).reshape(-1, 3)
+            jacobian.index_add_(0, (rows + atom).reshape(-1), values)
+            jacobian.index_add_(0, (rows + centre).reshape(-1), -values)
+
+        radial_index = torch.arange(len(self.radial_shifts)).unsqueeze(1)
+        (radial_derivative,) = row_derivatives(self.radial_terms, (vectors,))
+        place(radial_derivative, species[neighbours] * len(self.radial_shifts) + radial_index, centres, neighbours)
+        angular_index = torch.arange(self.angular_terms).unsqueeze(1)
+        feature = self.radial_length + pairs * self.angular_terms + angular_index
+        derivative_a, derivative_b = row_derivatives(self.angular_terms_of, (vectors[a], vectors[b]))
+        place(derivative_a, feature, centres[a], neighbours[a])
+        place(derivative_b, feature, centres[a], neighbours[b])
+        with torch.no_grad():
+            aev = self(graph, species, vectors)
+        return aev, jacobian.reshape(n_atoms, width, 3 * n_atoms)
 
     # Terms are laid out (n_shifts, n_pairs): one long row per shift. With the pairs along the
     # short inner dimension instead, PyTorch's CPU kernels for these products and their
     # gradients are four times slower.
 
-    def radial(self, graph, species, distances, n_atoms):
+    def radial_terms(self, vectors: torch.Tensor) -> torch.Tensor:
+        """(n_radial_shifts, n_edges): each edge's radial terms."""
         p = self.parameters_
+        distances = vectors.norm(dim=1)
         # a mask, not a gather: the graph is built with this cutoff, so nearly every edge is inside
         weight = torch.where(distances < p.radial_cutoff, 0.25 * cosine_cutoff(distances, p.radial_cutoff), 0.0)
-        terms = torch.exp(-p.radial_eta * (distances - self.radial_shifts.unsqueeze(1)) ** 2) * weight
-        i, j = graph.edges
-        out = terms.new_zeros(terms.shape[0], n_atoms * self.n_species)
-        return out.index_add(1, i * self.n_species + species[j], terms).t().reshape(n_atoms, self.radial_length)
+        return torch.exp(-p.radial_eta * (distances - self.radial_shifts.unsqueeze(1)) ** 2) * weight
 
-    def angular(self, graph, species, vectors, distances, n_atoms):
+    def angular_triplets(self, graph: AtomicGraph, species: torch.Tensor, distances: torch.Tensor,
+                         n_atoms: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Edge pairs (a, b) sharing a centre, both inside the angular cutoff, and the element pair of
+        their neighbours (an index into the AEV's angular blocks)."""
+        keep = torch.nonzero(distances < self.parameters_.angular_cutoff).squeeze(1)
+        a, b = pairs_sharing_centre(graph.edges[0, keep], n_atoms)
+        neighbours = graph.edges[1]
+        return keep[a], keep[b], self.pair_index[species[neighbours[keep[a]]], species[neighbours[keep[b]]]]
+
+    def angular_terms_of(self, vector_a: torch.Tensor, vector_b: torch.Tensor) -> torch.Tensor:
+        """(n_angular_shifts · n_sections, n_triplets): each triplet's angular terms from its two edge vectors."""
         p = self.parameters_
-        keep = torch.nonzero(distances < p.angular_cutoff).squeeze(1)
-        centres, neighbours = graph.edges[0, keep], graph.edges[1, keep]
-        a, b = pairs_sharing_centre(centres, n_atoms)
-        edge_a, edge_b = keep[a], keep[b]
-        da, db = distances[edge_a], distances[edge_b]
-        cos = 0.95 * (vectors[edge_a] * vectors[edge_b]).sum(1) / (da * db)
+        da, db = vector_a.norm(dim=1), vector_b.norm(dim=1)
+        cos = 0.95 * (vector_a * vector_b).sum(1) / (da * db)
         sin = torch.sqrt(1.0 - cos * cos)  # 0.95 keeps this away from 0, so its gradient is finite
         shifted = self.section_cos.unsqueeze(1) * cos + self.section_sin.unsqueeze(1) * sin
         angle_part = ((1.0 + shifted) * 0.5).clamp(min=0.0) ** p.zeta
         # constants and cutoffs go on the small (shifts, triplets) factor, not on the product
         weight = 2.0 * cosine_cutoff(da, p.angular_cutoff) * cosine_cutoff(db, p.angular_cutoff)
         radial_part = torch.exp(-p.angular_eta * ((da + db) * 0.5 - self.angular_shifts.unsqueeze(1)) ** 2) * weight
-        terms = (radial_part.unsqueeze(1) * angle_part.unsqueeze(0)).reshape(self.angular_terms, -1)
-        slot = centres[a] * self.n_pairs + self.pair_index[species[neighbours[a]], species[neighbours[b]]]
-        out = terms.new_zeros(self.angular_terms, n_atoms * self.n_pairs)
-        return out.index_add(1, slot, terms).t().reshape(n_atoms, self.n_pairs * self.angular_terms)
+        return (radial_part.unsqueeze(1) * angle_part.unsqueeze(0)).reshape(self.angular_terms, -1)
+
+
+def scatter(terms: torch.Tensor, slots: torch.Tensor, n_slots: int) -> torch.Tensor:
+    """Terms (K, n_rows) summed into slots: (n_slots, K)."""
+    return terms.new_zeros(terms.shape[0], n_slots).index_add(1, slots, terms).t()
+
+
+def row_derivatives(function, inputs: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+    """For each (T, 3) input, ∂function(inputs)[k, t]/∂input[t, axis] as (3, K, T), where column t of
+    the (K, T) output depends only on row t of each input: a tangent that moves every row along one
+    axis then yields all T columns' derivatives in one forward-mode pass."""
+    derivatives = []
+    for position in range(len(inputs)):
+        per_axis = []
+        for axis in range(3):
+            tangents = tuple(torch.zeros_like(x) for x in inputs)
+            tangents[position][:, axis] = 1.0
+            per_axis.append(torch.func.jvp(function, inputs, tangents)[1])
+        derivatives.append(torch.stack(per_axis))
+    return derivatives
 
 
 class MemberLinear(nn.Module):

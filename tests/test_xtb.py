@@ -1,3 +1,5 @@
+import pickle
+
 import numpy as np
 import pytest
 from ase.build import bulk
@@ -6,6 +8,7 @@ from tblite.ase import TBLite
 
 from esml.errors import ConvergenceError, StructureError
 from esml.qm import calculator, compute, parse_method
+from esml.qm.xtb import XTBSession
 
 
 @pytest.mark.parametrize("method, tblite_name", [("gfn2-xtb", "GFN2-xTB"), ("gfn1-xtb", "GFN1-xTB")])
@@ -33,6 +36,24 @@ def test_periodic_cell_gives_stress_like_tblite():
     reference.calc = TBLite(method="GFN1-xTB", verbosity=0)
     assert ours["energy"] == pytest.approx(reference.get_potential_energy(), abs=1e-8)
     np.testing.assert_allclose(ours["stress"], reference.get_stress(), atol=1e-10)
+
+
+def test_a_session_along_a_trajectory_gives_what_fresh_calculations_give(water):
+    """Positions and cells are updated in place and SCFs restart from the last wavefunction; a new
+    system (here a charge, then a cell) gets a new calculator; a copy of a session starts afresh."""
+    session, method = XTBSession(), parse_method("gfn2-xtb")
+    silicon = bulk("Si", "diamond", a=5.43)
+    steps = [(water, 0)] * 3 + [(water, 1)] * 2 + [(silicon, 0)] * 2
+    for step, (atoms, charge) in enumerate(steps):
+        atoms = atoms.copy()
+        atoms.rattle(0.02, seed=step)
+        atoms.cell *= 1 + 0.01 * step * atoms.pbc.any()
+        multiplicity = 2 if charge else 1
+        ours = compute(atoms, method, charge, multiplicity, xtb_session=session)
+        fresh = compute(atoms, method, charge, multiplicity)
+        assert ours["energy"] == pytest.approx(fresh["energy"], abs=1e-6)
+        np.testing.assert_allclose(ours["forces"], fresh["forces"], atol=2e-3)
+    assert pickle.loads(pickle.dumps(session))._calculator is None
 
 
 def test_charge_and_multiplicity_are_honoured(water):

@@ -20,6 +20,7 @@ from ase import Atoms
 from esml.errors import EsmlError
 from esml.potentials.base import Potential, Prediction
 from esml.potentials.graph import AtomicGraph
+from esml.qm.xtb import XTBSession
 
 
 class _BaselineEnergy(torch.autograd.Function):
@@ -51,6 +52,7 @@ class DeltaPotential(Potential):
         self.spec = parse_method(baseline)
         self.charge, self.multiplicity = charge, multiplicity
         self.correction = correction
+        self.xtb_session = XTBSession()  # MD calls the baseline once per step on the same system
         self.cutoff = correction.cutoff
         self.dtype = correction.dtype
 
@@ -73,7 +75,7 @@ class DeltaPotential(Potential):
             cell = graph.cell[index].detach().double().numpy()
             atoms = Atoms(graph.numbers[mine].numpy(), positions[mine].double().numpy(), cell=cell,
                           pbc=np.abs(cell).sum(1) > 0)
-            result = compute(atoms, self.spec, self.charge, self.multiplicity)
+            result = compute(atoms, self.spec, self.charge, self.multiplicity, xtb_session=self.xtb_session)
             energies[index] = result["energy"]
             gradient[mine] = -torch.from_numpy(result["forces"])
         return energies.to(positions.dtype), gradient.to(positions.dtype)

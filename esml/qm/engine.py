@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ase import Atoms
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
 from esml.qm.methods import MethodSpec, parse_method
 from esml.structures import charge_and_multiplicity, check_charge_and_spin, check_positions, describe
+
+if TYPE_CHECKING:
+    from esml.qm.xtb import XTBSession
 
 
 def compute(
@@ -17,12 +22,14 @@ def compute(
     forces: bool = True,
     name: str | None = None,
     threads: int | None = None,
+    xtb_session: XTBSession | None = None,
 ) -> dict:
     """Reference properties of one structure in ASE units.
 
     Returns a dict with ``energy`` (eV) and, where the method has them, ``forces``
     ((n_atoms, 3) eV/Å), ``dipole`` ((3,) e·Å), ``charges`` ((n_atoms,) e) and, for
-    periodic xTB, ``stress`` ((6,) eV/Å³, Voigt). Raises :class:`esml.errors.EsmlError`
+    periodic xTB, ``stress`` ((6,) eV/Å³, Voigt). An ``xtb_session`` carries tblite's state
+    from one step of a trajectory to the next. Raises :class:`esml.errors.EsmlError`
     subclasses naming the structure when it cannot be computed.
     """
     name = name or describe(atoms)
@@ -32,7 +39,7 @@ def compute(
     if spec.engine == "tblite":
         from esml.qm.xtb import compute_xtb
 
-        return compute_xtb(atoms, spec, charge, multiplicity, name)
+        return compute_xtb(atoms, spec, charge, multiplicity, name, xtb_session)
     from esml.qm.pyscf_engine import compute_pyscf
 
     return compute_pyscf(atoms, spec, charge, multiplicity, name, forces=forces, threads=threads)

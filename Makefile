@@ -49,6 +49,8 @@ bench-active: $(STAMP)
 	$(BIN)/python benchmarks/active_learning.py --system ethanol --budget 160
 	$(BIN)/python benchmarks/active_learning.py --system ethanol --baseline none --random-only
 	$(BIN)/python benchmarks/active_periodic.py
+	cp benchmarks/results/active_periodic.json benchmarks/results/active_periodic-budget300.json
+	$(BIN)/python benchmarks/active_periodic.py --resume --budget 340 --inducing 3000
 
 # OPTIMADE server under load (fills a temporary store with QM9 first, ~1 minute).
 bench-serve: $(STAMP)

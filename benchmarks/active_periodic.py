@@ -7,7 +7,8 @@ NVT MD with the learned model to check that it stays stable.
 1. The box: ``--molecules`` water molecules at 1 g/cm³ on a jittered cubic grid with random
    orientations (seeded, so every run starts from the same box).
 2. ``esml learn`` runs on it as a user would run it (its command line, default settings, walkers
-   at 300 K and 600 K) until its target force MAE or ``--budget`` oracle calls.
+   at 300 K and 600 K) until its target force MAE or ``--budget`` oracle calls; ``--resume``
+   continues an earlier run to a larger ``--budget`` (with ``--inducing``, a larger GP).
 3. NVT (Langevin, 300 K, 0.5 fs) for ``--ps`` picoseconds with the learned model from the start
    box, counting O–H bonds that break or form, and the shortest interatomic distance in its frames.
 Writes benchmarks/results/active_periodic.json; the run folder (report.html, learning curve,
@@ -59,14 +60,18 @@ def water_box(n_molecules: int, seed: int = 0) -> Atoms:
     return box
 
 
-def learn(start: Path, run_dir: Path, budget: int, target: float) -> tuple[float, int]:
+def learn(start: Path, run_dir: Path, budget: int, target: float, inducing: int | None, resume: bool) -> tuple[float, int]:
     """Seconds ``esml learn`` took and its exit status (1: the budget ran out before the target);
-    its report and model are in ``run_dir`` either way."""
-    shutil.rmtree(run_dir, ignore_errors=True)
+    its report and model are in ``run_dir`` either way. ``resume`` continues the run in ``run_dir``."""
+    command = [str(Path(sys.executable).parent / "esml"), "learn", "--budget", str(budget), "--out", str(run_dir), "--quiet"]
+    command += ["--inducing", str(inducing)] if inducing else []
+    if resume:
+        command += ["--resume"]
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        command += [str(start), "--oracle", "gfn2-xtb", "--target-force-mae", str(target)]
     began = time.perf_counter()
-    status = subprocess.run([str(Path(sys.executable).parent / "esml"), "learn", str(start), "--oracle", "gfn2-xtb",
-                             "--budget", str(budget), "--target-force-mae", str(target), "--out", str(run_dir),
-                             "--quiet"]).returncode
+    status = subprocess.run(command).returncode
     return time.perf_counter() - began, status
 
 
@@ -85,6 +90,8 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=300)
     parser.add_argument("--target", type=float, default=0.05, help="force MAE (eV/Å)")
     parser.add_argument("--ps", type=float, default=20.0, help="NVT picoseconds with the learned model")
+    parser.add_argument("--inducing", type=int, help="esml learn --inducing (default: its own)")
+    parser.add_argument("--resume", action="store_true", help="continue the run folder of an earlier run to --budget")
     parser.add_argument("--out", type=Path, default=RESULTS / "active_periodic.json")
     args = parser.parse_args()
     box = water_box(args.molecules)
@@ -92,7 +99,7 @@ def main() -> None:
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     start = run_dir.with_suffix(".extxyz")
     write(start, box)
-    seconds, status = learn(start, run_dir, args.budget, args.target)
+    seconds, status = learn(start, run_dir, args.budget, args.target, args.inducing, args.resume)
     if not (run_dir / "model.pt").exists():
         raise SystemExit(f"esml learn exited with {status} and left no model in {run_dir}")
     report = json.loads((run_dir / "report.json").read_text())

@@ -72,14 +72,14 @@ def run_one(name: str, config: VMCConfig) -> dict:
     fraction = (hartree_fock_limit - result["energy_ha"]) / (hartree_fock_limit - exact)
     record = {"system": name, "command": "python " + " ".join(sys.argv), **result, "exact_ha": exact,
               "error_vs_exact_mha": 1000 * (result["energy_ha"] - exact),
-              "hartree_fock_limit_ha": hartree_fock_limit, "hartree_fock_basis_ha": run.baseline.hartree_fock_energy,
-              "baseline": run.baseline.method, "baseline_ha": run.baseline.energy,
+              "hartree_fock_limit_ha": hartree_fock_limit, "hartree_fock_basis_ha": run.reference.hartree_fock_energy,
+              "baseline": run.reference.method, "baseline_ha": run.reference.energy,
               "correlation_fraction": fraction, "steps": run.step, "optimisation_s": run.seconds,
               "total_s": seconds, "events": run.events, "history": run.history}
     print(f"{name}: E = {result['energy_ha']:.5f} ± {result['error_ha']:.5f} Ha, exact {exact}, "
           f"{record['error_vs_exact_mha']:+.2f} mHa, {100 * fraction:.1f} % of the correlation energy, "
           f"{run.step} steps, {seconds:.0f} s in all", flush=True)
-    plot_convergence(run.history, run.baseline, result, f"{name}: {run.step} steps, {seconds:.0f} s",
+    plot_convergence(run.history, run.reference, result, f"{name}: {run.step} steps, {seconds:.0f} s",
                      Path(f"benchmarks/results/vmc_{name}.png"), exact=exact)
     return record
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import ase.io
 import pytest
+import torch
 from ase import Atoms
 from ase.build import molecule
 
@@ -122,14 +123,15 @@ def test_learn_command_writes_a_report_and_stops_with_status_1_when_the_budget_i
     out = tmp_path / "run"
     common = ["--cache", tmp_path / "labels.sqlite", "--out", out, "-q"]
     run = esml("learn", start, "--oracle", "gfn2-xtb", "--budget", "10", "--steps", "40", "--walkers", "1",
-               "--validation", "4", "--batch", "3", *common)
+               "--validation", "4", "--batch", "3", "--inducing", "30", *common)
     assert run.returncode == 1, run.stderr
     assert "not reached within the budget of 10" in run.stderr and "--resume" in run.stderr
     assert json.loads((out / "report.json").read_text())["status"] == "budget"
-    assert (out / "model.pt").exists()
-    more = esml("learn", "--resume", "--budget", "13", *common)
+    assert torch.bincount(load(out / "model.pt").inducing_species).max() == 30  # per element
+    more = esml("learn", "--resume", "--budget", "13", "--inducing", "40", *common)
     assert more.returncode in (0, 1), more.stderr
     assert 10 < json.loads((out / "report.json").read_text())["oracle_calls"] <= 13
+    assert json.loads((out / "state.json").read_text())["config"]["gp"]["max_inducing"] == 40
     assert_one_line_error(esml("learn", start, *common), "already holds a run", "--resume")
 
 

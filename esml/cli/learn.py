@@ -22,6 +22,7 @@ def learn_command(
     walkers: int = typer.Option(2, "--walkers", min=1, help="MD walkers per temperature."),
     steps: int = typer.Option(400, "--steps", min=10, help="MD steps per walker per round (0.5 fs each)."),
     batch: int = typer.Option(8, "--batch", min=1, help="Most new oracle calls per round."),
+    inducing: int = typer.Option(None, "--inducing", min=10, help="Most inducing environments per element of the GP (default 1000); a large cell needs more (BENCHMARKS.md), each costs fit and MD time. May be raised on --resume."),
     validation: int = typer.Option(20, "--validation", min=2, help="Validation frames, drawn once from the model's own MD."),
     workers: int = typer.Option(1, "--workers", "-j", min=1, help="Oracle worker processes."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address for the oracle calls."),
@@ -49,6 +50,8 @@ def learn_command(
         config = LearnConfig.from_json(state.config)
         if budget > config.budget:
             config = replace(config, budget=budget)
+        if inducing:
+            config = replace(config, gp=replace(config.gp, max_inducing=inducing))
         learner = ActiveLearner(out, config, label_cache, hooks(quiet))
         learner.resume()
         if config.budget > state.oracle_calls and state.status in ("budget", "max_rounds"):
@@ -57,12 +60,12 @@ def learn_command(
     else:
         structure = read_start(start)
         config = LearnConfig(
-            oracle=checked_method(oracle), baseline=checked_baseline(oracle, baseline),
+            oracle=checked_method(oracle), baseline=checked_baseline(baseline),
             target_force_mae=target_force_mae, temperatures=parse_temperatures(temperature),
             budget=budget, walkers_per_temperature=walkers, batch_size=batch, n_validation=validation,
             workers=workers, scheduler=scheduler, seed=seed,
         )
-        config = replace(config, walk=replace(config.walk, steps=steps))
+        config = replace(config, walk=replace(config.walk, steps=steps), gp=replace(config.gp, max_inducing=inducing or config.gp.max_inducing))
         learner = ActiveLearner(out, config, label_cache, hooks(quiet))
         learner.start(structure, db)
     state = learner.run()
@@ -85,11 +88,9 @@ def checked_method(text: str) -> str:
     return text
 
 
-def checked_baseline(oracle: str, text: str) -> str | None:
-    from esml.training.delta import resolve_baseline
-
-    baseline = resolve_baseline(oracle, text)
-    return baseline if baseline is None else checked_method(baseline)
+def checked_baseline(text: str) -> str:
+    """``auto`` and ``none`` as given (the learner resolves them against the oracle); a method string is checked."""
+    return text if text in ("auto", "none") else checked_method(text)
 
 
 def parse_temperatures(text: str) -> tuple[float, ...]:

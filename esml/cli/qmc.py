@@ -62,7 +62,7 @@ def vmc_command(
                        ansatz=replace(AnsatzConfig(), determinants=determinants),
                        optimizer=replace(OptimizerConfig(), name=optimizer, learning_rate=rate))
     run = resume_run(checkpoint, system, config) if resume else start(system, config)
-    console.print(f"{system.describe()}: {run.baseline.method} baseline in {basis} ({run.baseline.energy:.6f} Ha), "
+    console.print(f"{system.describe()}: {run.reference.method} baseline in {basis} ({run.reference.energy:.6f} Ha), "
                   f"{batch} walkers", highlight=False)
     with live_progress(steps, "optimising", quiet) as show:
         def report(current) -> None:
@@ -74,8 +74,8 @@ def vmc_command(
     with live_progress(config.evaluation_steps, "evaluating", quiet) as show:
         result = evaluate(run, on_step=lambda step: show(step, "evaluating"))
     result |= {"steps": run.step, "seconds": run.seconds, "energy_ev": result["energy_ha"] * units.HARTREE_TO_EV,
-               "error_ev": result["error_ha"] * units.HARTREE_TO_EV, "hartree_fock_ha": run.baseline.hartree_fock_energy,
-               "baseline": run.baseline.method, "baseline_ha": run.baseline.energy,
+               "error_ev": result["error_ha"] * units.HARTREE_TO_EV, "hartree_fock_ha": run.reference.hartree_fock_energy,
+               "baseline": run.reference.method, "baseline_ha": run.reference.energy,
                "system": asdict(system), "config": asdict(config), "events": run.events,
                "history": [{key: r[key] for key in ("step", "energy", "std", "seconds")} for r in run.history]}
     for event in run.events:
@@ -83,9 +83,9 @@ def vmc_command(
     console.print(f"E = {result['energy_ha']:.6f} ± {result['error_ha']:.6f} Ha "
                   f"({result['energy_ev']:.4f} ± {result['error_ev']:.4f} eV), "
                   f"variance {result['variance']:.4g} Ha², "
-                  f"Hartree–Fock {run.baseline.hartree_fock_energy:.6f} Ha; {run.step} steps, {run.seconds:.0f} s",
+                  f"Hartree–Fock {run.reference.hartree_fock_energy:.6f} Ha; {run.step} steps, {run.seconds:.0f} s",
                   highlight=False)
     if json_out:
         json_out.write_text(json.dumps(result, indent=1) + "\n")
     if plot and run.history:
-        plot_convergence(run.history, run.baseline, result, system.describe(), plot)
+        plot_convergence(run.history, run.reference, result, system.describe(), plot)

@@ -97,8 +97,7 @@ def fit(config: FitConfig = FitConfig(), cache: Path | None = None,
         previous = {state.name: state for state in states}
         stack = Stack(states)
         losses = train(model, stack, composition(molecules), reference_atomization_kcal(molecules), exact,
-                       config.training, delocalised=frozenset(exact) - set(EXACT_ATOM_ENERGIES),
-                       on_iteration=lambda iteration, loss: on_iteration(round_, iteration, loss))
+                       config.training, on_iteration=lambda iteration, loss: on_iteration(round_, iteration, loss))
         record["rounds"].append({"final_loss": losses[-1], "losses": losses, "kept_previous_density": kept,
                                  "exact_exchange": float(model.exact_exchange_fraction.detach())})
     return model.eval(), record

@@ -22,6 +22,7 @@ from ase import Atoms
 from esml.errors import ConvergenceError
 from esml.functionals.model import LearnedXC, describe
 from esml.functionals.scf import molecule_of, solve
+from esml.functionals.training_set import EXACT_ATOM_ENERGIES
 from esml.units import HARTREE_TO_KCAL_PER_MOL
 
 DENSITY_KEPT = 1e-10  # grid points with less total density carry no XC energy worth training on
@@ -127,10 +128,10 @@ def atomization_energies(energies: torch.Tensor, stack: Stack, composition: dict
 
 def train(model: LearnedXC, stack: Stack, composition: dict[str, list[str]], reference_kcal: dict[str, float],
           exact_energies: dict[str, float], config: TrainConfig = TrainConfig(),
-          delocalised: frozenset[str] = frozenset(), on_iteration: Callable[[int, float], None] = lambda iteration, loss: None) -> list[float]:
+          on_iteration: Callable[[int, float], None] = lambda iteration, loss: None) -> list[float]:
     """Fit atomisation energies (kcal/mol, squared error) of the molecules in ``composition`` and the
-    total energies of the species in ``exact_energies`` (Ha; atoms and one-electron systems, whose
-    exact energies are known; those named in ``delocalised`` weigh ``config.delocalisation_weight``),
+    total energies of the species in ``exact_energies`` (Ha; atoms, weighing ``config.exact_weight``,
+    and one-electron systems, weighing ``config.delocalisation_weight``; both have known exact energies),
     all on the fixed densities in ``stack``; returns the loss per evaluation.
 
     The networks run in single precision here (twice as fast; energies are still summed in double),
@@ -138,7 +139,7 @@ def train(model: LearnedXC, stack: Stack, composition: dict[str, list[str]], ref
     target = torch.tensor([reference_kcal[name] for name in composition])
     exact_rows = torch.tensor([stack.names.index(name) for name in exact_energies], dtype=torch.long)
     exact = torch.tensor(list(exact_energies.values()))
-    exact_weights = torch.tensor([config.delocalisation_weight if name in delocalised else config.exact_weight
+    exact_weights = torch.tensor([config.exact_weight if name in EXACT_ATOM_ENERGIES else config.delocalisation_weight
                                   for name in exact_energies])
     optimizer = torch.optim.LBFGS(model.parameters(), max_iter=config.iterations, history_size=50,
                                   line_search_fn="strong_wolfe", tolerance_grad=1e-9, tolerance_change=1e-12)

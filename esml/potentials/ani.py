@@ -173,16 +173,13 @@ def scatter(terms: torch.Tensor, slots: torch.Tensor, n_slots: int) -> torch.Ten
 def row_derivatives(function, inputs: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
     """For each (T, 3) input, ∂function(inputs)[k, t]/∂input[t, axis] as (3, K, T), where column t of
     the (K, T) output depends only on row t of each input: a tangent that moves every row along one
-    axis then yields all T columns' derivatives in one forward-mode pass."""
-    derivatives = []
-    for position in range(len(inputs)):
-        per_axis = []
-        for axis in range(3):
-            tangents = tuple(torch.zeros_like(x) for x in inputs)
-            tangents[position][:, axis] = 1.0
-            per_axis.append(torch.func.jvp(function, inputs, tangents)[1])
-        derivatives.append(torch.stack(per_axis))
-    return derivatives
+    axis then yields all T columns' derivatives in one forward-mode pass. The passes run batched
+    (``vmap``): one by one, PyTorch's per-call overhead made them 5× slower on ethanol."""
+    n_inputs = len(inputs)
+    directions = torch.eye(3 * n_inputs, dtype=inputs[0].dtype).reshape(3 * n_inputs, n_inputs, 3)
+    tangents = [directions[:, n].unsqueeze(1).expand(-1, len(x), 3) for n, x in enumerate(inputs)]
+    derivatives = torch.func.vmap(lambda *tangent: torch.func.jvp(function, inputs, tangent)[1])(*tangents)
+    return list(derivatives.unflatten(0, (n_inputs, 3)))
 
 
 class MemberLinear(nn.Module):

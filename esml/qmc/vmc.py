@@ -63,7 +63,7 @@ class Run:
     optimizer: Optimizer
     walkers: Walkers
     generator: torch.Generator
-    baseline: Baseline  # kept in the checkpoint: a resumed run goes on from the same orbitals
+    reference: Baseline  # the baseline wavefunction, kept in the checkpoint: a resumed run goes on from the same orbitals
     step: int = 0
     rate_scale: float = 1.0
     seconds: float = 0.0
@@ -171,7 +171,7 @@ def save(run: Run, path: Path) -> None:
     state = {"format": CHECKPOINT_FORMAT, "system": asdict(run.system), "config": asdict(run.config),
              "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
              "electrons": run.walkers.electrons.cpu(), "step_size": run.walkers.step_size,
-             "generator": run.generator.get_state(), "baseline": run.baseline,
+             "generator": run.generator.get_state(), "baseline": run.reference,
              "step": run.step, "rate_scale": run.rate_scale, "seconds": run.seconds, "history": run.history,
              "events": run.events}
     partial = path.with_suffix(path.suffix + ".partial")

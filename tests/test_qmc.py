@@ -62,22 +62,31 @@ def test_laplacian_matches_finite_differences():
     kinetic = kinetic_energy(log_psi(model), electrons).detach()
     model.requires_grad_(False)
     gradients = vmap(torch.func.grad(lambda x: model(x)[1]))(electrons)
-    # Inside the cusp radius (0.5/Z) the orbitals are only twice differentiable, and near a node of ψ
-    # (|∇ log ψ| ~ 1/distance) finite differences lose their digits: test where neither is close.
-    to_nuclei = torch.linalg.norm(electrons[:, :, None] - model.nuclei, dim=-1).flatten(1).min(-1).values
-    away = (to_nuclei > 0.6) & ((gradients**2).sum((1, 2)) < 50)
-    assert away.sum() >= 4
 
     def laplacian(configuration, step):
         shifts = step * torch.eye(12, dtype=torch.float64).reshape(12, 4, 3)
         values = vmap(lambda x: model(x)[1])(torch.cat([configuration + shifts, configuration - shifts]))
         return float((values.sum() - 24 * model(configuration)[1]) / step**2)
 
-    for configuration, gradient, expected_kinetic in zip(electrons[away], gradients[away], kinetic[away]):
-        # Richardson's extrapolation cancels the step² error
-        extrapolated = (4 * laplacian(configuration, 1e-4) - laplacian(configuration, 2e-4)) / 3
-        expected = -0.5 * (extrapolated + float((gradient**2).sum()))
-        assert float(expected_kinetic) == pytest.approx(expected, rel=1e-4, abs=1e-4)  # a wrong term: O(1)
+    def richardson(configuration, step):
+        """Central differences with the step² error cancelled."""
+        return (4 * laplacian(configuration, step) - laplacian(configuration, 2 * step)) / 3
+
+    # Inside the cusp radius (0.5/Z) the orbitals are only twice differentiable, and near a node of ψ
+    # finite differences lose their digits (where that happens depends on the machine's CASSCF
+    # orbitals): compare only where two step sizes agree well inside the tolerance, so that the
+    # reference itself is trusted (the finer one's error is ~1/16 of their difference).
+    to_nuclei = torch.linalg.norm(electrons[:, :, None] - model.nuclei, dim=-1).flatten(1).min(-1).values
+    compared = 0
+    for configuration, gradient, computed, distance in zip(electrons, gradients, kinetic, to_nuclei):
+        fine, coarse = richardson(configuration, 1e-4), richardson(configuration, 2e-4)
+        expected = -0.5 * (fine + float((gradient**2).sum()))
+        tolerance = 1e-4 * max(1.0, abs(expected))
+        if distance < 0.6 or abs(fine - coarse) > 2 * tolerance:
+            continue
+        assert float(computed) == pytest.approx(expected, rel=0, abs=tolerance)  # a wrong term: O(1)
+        compared += 1
+    assert compared >= 4
 
 
 @pytest.mark.parametrize("method", ["casscf", "hf"])

@@ -43,7 +43,7 @@ from esml.potentials.files import metadata as model_metadata
 from esml.qm.cache import LabelCache, default_cache_path
 from esml.structures import read_structures
 from esml.training.delta import fit_gp_on_baseline, resolve_baseline
-from esml.training.gp import DescriptorCache
+from esml.training.gp import DescriptorCache, GPConfig
 
 HERE = Path(__file__).parent
 ORACLES = {"ethanol": "pbe/def2-svp", "aspirin": "gfn2-xtb"}
@@ -90,7 +90,7 @@ def run_active(system: str, start, test, args) -> dict:
     # xTB calls take milliseconds: worker processes would cost more to start than they save
     workers = 1 if ORACLES[system].endswith("xtb") else args.workers
     config = LearnConfig(oracle=ORACLES[system], target_force_mae=args.target, budget=args.budget, workers=workers,
-                         baseline=args.baseline)
+                         baseline=args.baseline, gp=gp_config(args))
     learner = ActiveLearner(run_dir, config, LabelCache(default_cache_path()), Hooks(on_model=score))
     learner.start(start)
     clock = time.perf_counter()
@@ -115,7 +115,11 @@ def run_active(system: str, start, test, args) -> dict:
     }
 
 
-def run_random(pool, test, sizes: list[int], draws: int, baseline: str | None) -> list[dict]:
+def gp_config(args) -> GPConfig:
+    return GPConfig(max_inducing=args.inducing) if args.inducing else GPConfig()
+
+
+def run_random(pool, test, sizes: list[int], draws: int, baseline: str | None, gp: GPConfig) -> list[dict]:
     rng = np.random.default_rng(0)
     descriptors = DescriptorCache(sorted({int(z) for z in pool[0].numbers}))
     labels = LabelCache(default_cache_path())
@@ -126,7 +130,7 @@ def run_random(pool, test, sizes: list[int], draws: int, baseline: str | None) -
         maes = []
         for _ in range(draws):
             frames = [pool[k] for k in rng.choice(len(pool), size, replace=False)]
-            errors, _ = test_errors(fit_gp_on_baseline(frames, baseline, labels, descriptors=descriptors), test)
+            errors, _ = test_errors(fit_gp_on_baseline(frames, baseline, labels, gp, descriptors), test)
             maes.append(float(np.abs(errors).mean()))
         curve.append({"oracle_calls": size, "force_mae": float(np.mean(maes)), "force_mae_draws": maes})
         print(f"  random {size}: test force MAE {1000 * np.mean(maes):.1f} meV/Å", flush=True)
@@ -173,6 +177,7 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=2, help="Random draws per training-set size.")
     parser.add_argument("--workers", type=int, default=2, help="Oracle worker processes (DFT oracles only).")
     parser.add_argument("--baseline", default="auto", help="As esml learn's --baseline: auto, none or a method.")
+    parser.add_argument("--inducing", type=int, help="Most inducing environments per element of both learners' GP (default: the GP's own).")
     parser.add_argument("--random-only", action="store_true", help="Only the random curve (e.g. of another --baseline).")
     parser.add_argument("--skip-random", action="store_true", help="Reuse the random curve of the last run's JSON.")
     args = parser.parse_args()
@@ -185,13 +190,14 @@ def main() -> None:
               "baseline": baseline, "n_test_frames": len(test),
               "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores", "date": str(date.today())}
     suffix = "" if args.baseline == "auto" else f"-baseline-{baseline or 'none'}"
+    suffix += f"-inducing-{args.inducing}" if args.inducing else ""
     out = HERE / "results" / f"active_learning-{args.system}{suffix}.json"
     earlier = previous_random(out, baseline) if args.skip_random else []
     if not args.random_only:
         print("active learning", flush=True)
         result["active"] = run_active(args.system, start, test, args)
         out.write_text(json.dumps(result, indent=1))  # the active part is kept even if the random curve is stopped
-    result["random"] = earlier or run_random(pool, test, args.random_sizes, args.draws, baseline)
+    result["random"] = earlier or run_random(pool, test, args.random_sizes, args.draws, baseline, gp_config(args))
     result["calls_to_reach"] = {}
     for level in sorted({args.target, *LEVELS}, reverse=True):
         calls = {name: calls_to_reach([(p["oracle_calls"], p["force_mae"]) for p in points], level)

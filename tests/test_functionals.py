@@ -13,7 +13,7 @@ from pyscf import dft, gto
 
 from esml.errors import EsmlError, MethodError
 from esml.functionals import semilocal
-from esml.functionals.model import LearnedXC, XCConfig, describe, load, save
+from esml.functionals.model import EXCHANGE_KEYS, LearnedXC, XCConfig, describe, load, save
 from esml.functionals.numint import evaluate, learned_kohn_sham, nuclear_gradient
 from esml.functionals.reference import experimental_atomization_kcal, g2_atoms, molecule_names
 from esml.functionals.scf import molecule_of, solve
@@ -60,30 +60,34 @@ def test_untrained_hybrid_is_pbe0_for_open_shells():
     assert learned.energy_tot(reference.make_rdm1()) == pytest.approx(reference.e_tot, abs=1e-8)
 
 
-def test_exact_constraints_on_random_densities():
-    model = perturbed()
+@pytest.mark.parametrize("omega", [0.0, 0.3], ids=["global", "range-separated"])
+def test_exact_constraints_on_random_densities(omega):
+    model = perturbed(XCConfig(range_separation=omega))
     rho = random_densities(4000)
     features = describe(rho)
     with torch.no_grad():
         for spin in ("up", "down"):
-            exchange = model.exchange_energy(features[f"lda_exchange_{spin}"], features[f"s2_{spin}"],
-                                             features[f"beta_{spin}"])
+            exchange = model.exchange_energy(*(features[f"{key}_{spin}"] for key in EXCHANGE_KEYS))
             enhancement = exchange / features[f"lda_exchange_{spin}"]
-            assert enhancement.min() >= 1.0 - 1e-12  # never less exchange than the uniform gas
+            # never less exchange than the uniform gas (at short range: some, the rest is exact)
+            assert enhancement.min() >= (1.0 - 1e-12 if omega == 0 else 0.0)
             assert enhancement.max() <= 1.0 + semilocal.KAPPA + 1e-12  # local Lieb–Oxford bound
         correlation = model.correlation_energy(features)
         assert (correlation <= 0).all()  # correlation keeps its sign
         assert (correlation >= 2 * features["pbe_correlation"]).all()
 
 
-def test_uniform_gas_and_spin_scaling_hold_for_any_parameters():
-    model = perturbed()
+@pytest.mark.parametrize("omega", [0.0, 0.3], ids=["global", "range-separated"])
+def test_uniform_gas_and_spin_scaling_hold_for_any_parameters(omega):
+    model = perturbed(XCConfig(range_separation=omega))
     n = torch.tensor([1e-3, 0.1, 1.0, 30.0], dtype=torch.float64)
     zero = torch.zeros(3, 4, dtype=torch.float64)
     uniform_tau = 0.3 * (3 * math.pi**2) ** (2 / 3) * (n / 2) ** (5 / 3) * 2 ** (2 / 3)  # per spin, β = ½
     uniform = torch.stack([torch.cat([(n / 2)[None], zero, uniform_tau[None]])] * 2)
     with torch.no_grad():
-        exchange = semilocal.exchange_lda(n)
+        # the uniform gas's (short-range) exchange: libxc's LDA_X_ERF at ω, plain LDA at ω = 0
+        exchange = torch.from_numpy(dft.libxc.eval_xc("LDA_X_ERF" if omega else "LDA_X", n.numpy(), deriv=0,
+                                                      omega=omega or None)[0]) * n
         rs = (3 / (4 * math.pi * n)) ** (1 / 3)
         correlation = n * semilocal.correlation_lda(rs, torch.zeros_like(n))
         expected = (1 - model.exact_exchange_fraction) * exchange + correlation
@@ -91,24 +95,39 @@ def test_uniform_gas_and_spin_scaling_hold_for_any_parameters():
         # E_x[ρ↑, ρ↓] = ½ (E_x[2ρ↑] + E_x[2ρ↓]): a polarised point equals its spins doubled.
         rho = random_densities(50, seed=1)
         features, up, down = describe(rho), describe(torch.stack([rho[0], rho[0]])), describe(torch.stack([rho[1], rho[1]]))
-        def exchange_of(f):
-            return sum(model.exchange_energy(f[f"lda_exchange_{s}"], f[f"s2_{s}"], f[f"beta_{s}"]) for s in ("up", "down"))
-        assert torch.allclose(exchange_of(features), 0.5 * (exchange_of(up) + exchange_of(down)), rtol=1e-12)
+        exchange = model.semilocal_exchange
+        assert torch.allclose(exchange(features), 0.5 * (exchange(up) + exchange(down)), rtol=1e-12)
 
 
-def test_vanishing_density_gives_zero_energy_and_finite_derivatives():
+@pytest.mark.parametrize("spin", [0, 1])
+def test_untrained_range_separated_functional_is_libxc_ityh_pbe_hybrid(spin):
+    """ω = 0.3 with a quarter of exact exchange at short range and all of it at long range, against
+    libxc's own ITYH-screened PBE exchange: the screening, its local Fermi momentum and the range
+    split handed to PySCF (energies and analytic gradients, closed and open shell)."""
+    atoms = WATER if spin == 0 else "O 0 0 0; H 0 0.76 0.59"
+    mol = gto.M(atom=atoms, basis="def2-svp", spin=spin, verbose=0)
+    reference = dft.KS(mol, xc="SR_HF(0.3)*0.25 + LR_HF(0.3) + 0.75*GGA_X_ITYH_PBE, PBE").run(conv_tol=1e-11)
+    learned = learned_kohn_sham(mol, LearnedXC(XCConfig(range_separation=0.3))).run(conv_tol=1e-11)
+    assert learned.e_tot == pytest.approx(reference.e_tot, abs=1e-9)
+    gradients = learned.nuc_grad_method().kernel() - reference.nuc_grad_method().kernel()
+    assert np.abs(gradients).max() < 1e-7
+
+
+@pytest.mark.parametrize("omega", [0.0, 0.3], ids=["global", "range-separated"])
+def test_vanishing_density_gives_zero_energy_and_finite_derivatives(omega):
     rho = np.zeros((2, 5, 6))
     rho[0, 0, :3] = [1e-30, 1e-14, 1e-3]  # empty, negligible and real points; the other spin is empty
     rho[0, 4, 2] = 1e-3
-    exc, vxc, fxc, _ = evaluate(perturbed(), rho, deriv=2)
+    exc, vxc, fxc, _ = evaluate(perturbed(XCConfig(range_separation=omega)), rho, deriv=2)
     assert np.isfinite(exc).all() and np.isfinite(vxc).all() and np.isfinite(fxc).all()
     assert exc[0] == 0.0 and exc[3] == 0.0 and exc[2] < 0.0
 
 
 def test_analytic_forces_of_the_shipped_functional_match_finite_differences():
+    """esml-xc2: a trained meta-GGA (grid-weight response) and range separation (long-range K)."""
     from esml.functionals.shipped import SHIPPED
 
-    model, _ = load(SHIPPED["esml-xc1"])
+    model, _ = load(SHIPPED["esml-xc2"])
     atoms = molecule("H2O")
     atoms.positions[1] += [0.05, 0.0, 0.03]  # away from symmetry, so every component is tested
 
@@ -139,8 +158,9 @@ def test_response_of_a_pbe_equivalent_functional_matches_pbe_tda():
     assert np.allclose(learned.TDA().run(nstates=3).e, expected, atol=1e-8)
 
 
-def test_fixed_density_energies_reproduce_the_scf_and_training_lowers_the_loss():
-    model = LearnedXC()
+@pytest.mark.parametrize("omega", [0.0, 0.3], ids=["global", "range-separated"])
+def test_fixed_density_energies_reproduce_the_scf_and_training_lowers_the_loss(omega):
+    model = LearnedXC(XCConfig(range_separation=omega))
     states = [fixed_density(name, g2_atoms(name), model, "def2-svp", grid_level=1) for name in ("H", "O", "OH", "H2O")]
     stack = Stack(states)  # H2O is closed shell: one spin kept, twice the weight
     for state, energy in zip(states, stack.energies(model).detach()):
@@ -222,18 +242,20 @@ def test_evaluation_scores_an_untrained_hybrid_like_pbe0():
     assert model["scf_converged_fraction"] == pbe0["scf_converged_fraction"] == 1.0
 
 
-def test_the_shipped_functional_runs_by_name_in_method_strings():
+@pytest.mark.parametrize("name, omega", [("esml-xc1", 0.0), ("esml-xc2", 0.3)])
+def test_the_shipped_functionals_run_by_name_in_method_strings(name, omega):
     from esml.functionals.shipped import SHIPPED
     from esml.qm import calculator
     from esml.qm.methods import parse_method
     from esml.units import HARTREE_TO_EV
 
-    spec = parse_method("esml-xc1/def2-svp")
-    assert spec.is_learned and "esml-xc1@" in spec.code_version()
-    model, metadata = load(SHIPPED["esml-xc1"])
+    spec = parse_method(f"{name}/def2-svp")
+    assert spec.is_learned and f"{name}@" in spec.code_version()
+    model, metadata = load(SHIPPED[name])
     assert 0.0 < float(model.exact_exchange_fraction.detach()) < 1.0
+    assert model.config.range_separation == omega
     assert set(metadata["training"]["molecules"]) <= set(split()["train"])
     atoms = molecule("H2")
-    atoms.calc = calculator("esml-xc1/def2-svp", density_fit=True)
+    atoms.calc = calculator(f"{name}/def2-svp", density_fit=True)
     direct, _ = solve(molecule_of(atoms, "def2-svp"), model)
     assert atoms.get_potential_energy() == pytest.approx(direct.e_tot * HARTREE_TO_EV, abs=1e-5)

@@ -24,6 +24,9 @@ def train_command(
                             "worse atomisation energies."),
     basis: str = typer.Option("def2-tzvp", help="Basis of the training densities (evaluate in the same one)."),
     exact_exchange: bool = typer.Option(True, help="Learn a fraction of exact exchange (a hybrid) or not."),
+    range_separation: float = typer.Option(
+        0.0, min=0.0, help="ω (1/bohr): exact exchange in full beyond ~1/ω, the learned fraction only at short range "
+                           "(0: a global hybrid)."),
     cache: Path = typer.Option(Path(".esml-xc-cache"), help="Densities are kept here; a rerun reuses them."),
     seed: int = typer.Option(0),
     quiet: bool = typer.Option(False, "--quiet"),
@@ -35,7 +38,8 @@ def train_command(
     from esml.functionals.training import TrainConfig
     from esml.functionals.training_set import split, with_references
 
-    config = FitConfig(basis=basis, rounds=rounds, seed=seed, model=replace(XCConfig(), exact_exchange=exact_exchange),
+    config = FitConfig(basis=basis, rounds=rounds, seed=seed, model=replace(XCConfig(), exact_exchange=exact_exchange,
+                                                                   range_separation=range_separation),
                        training=TrainConfig(iterations=iterations, exact_weight=exact_weight,
                                            delocalisation_weight=delocalisation_weight))
     molecules = with_references(split()["train"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -40,8 +40,9 @@ class FitConfig:
 
 
 def parameters_digest(model: LearnedXC) -> str:
+    """Of the parameters and the form (ω is configuration, not a parameter)."""
     buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
+    torch.save({"state": model.state_dict(), "config": asdict(model.config)}, buffer)
     return hashlib.sha256(buffer.getvalue()).hexdigest()[:16]
 
 

@@ -6,6 +6,9 @@ response, second) derivatives with respect to the density variables [ρ, ∇ρ, 
 :class:`LearnedNumInt` answers from the torch model, so RKS, UKS, gradients and TDA work
 unchanged. PySCF asks ``ni.libxc`` what kind of functional ``mf.xc`` names (hybrid? non-local?
 which derivatives?); :class:`_Describe` answers for the learned one, whatever ``mf.xc`` says.
+A range-separated functional hands PySCF its ω and its short- and long-range exact-exchange
+fractions (``rsh_coeff``), so PySCF's own code builds the long-range exchange matrix, in the
+SCF and in the gradients.
 
     mf = learned_kohn_sham(mol, model)   # RKS for closed shells, UKS otherwise
     mf.kernel(); nuclear_gradient(mf)
@@ -57,7 +60,9 @@ class LearnedNumInt(numint.NumInt):
         super().__init__()
         self.model = model
         self.fraction = float(model.exact_exchange_fraction.detach())
-        self.libxc = _Describe(hybrid=self.fraction > 0)
+        self.long_range = model.long_range_exact_exchange
+        self.range_separation = model.config.range_separation
+        self.libxc = _Describe(hybrid=self.fraction > 0 or self.long_range > 0)
 
     def _xc_type(self, xc_code) -> str:
         return "MGGA"
@@ -66,7 +71,11 @@ class LearnedNumInt(numint.NumInt):
         return self.fraction
 
     def rsh_coeff(self, xc_code):
-        return 0.0, 0.0, 0.0
+        """(ω, α, β) in libxc's convention: α·E_x^HF + β·E_x^HF,SR, i.e. α of the long range and
+        α + β of the short range."""
+        if self.range_separation == 0:
+            return 0.0, 0.0, 0.0
+        return self.range_separation, self.long_range, self.fraction - self.long_range
 
     def eval_xc(self, *args, **kwargs):
         raise NotImplementedError("esml's learned functional is evaluated through eval_xc_eff")

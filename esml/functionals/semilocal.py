@@ -1,4 +1,5 @@
-"""PBE exchange and correlation, and the meta-GGA variable β, written in torch (atomic units).
+"""PBE exchange and correlation, the meta-GGA variable β and the short-range screening of
+exchange, written in torch (atomic units).
 
 Everything takes densities per spin on grid points and returns energies per volume, so that
 autograd gives the potentials and their derivatives. Constants follow libxc's PBE (PW92 with
@@ -42,13 +43,35 @@ def exchange_lda(density: torch.Tensor) -> torch.Tensor:
 
 def reduced_gradient_squared(density: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     """s² = |∇n|² / (2 k_F n)² of an unpolarised density n with σ = |∇n|²."""
-    k_fermi = (3.0 * math.pi**2 * density) ** (1.0 / 3.0)
-    return sigma / (4.0 * k_fermi**2 * density**2)
+    return sigma / (4.0 * fermi_momentum(density) ** 2 * density**2)
 
 
 def pbe_exchange_factor(s2: torch.Tensor, scale: torch.Tensor | float = 1.0) -> torch.Tensor:
     """F_x = 1 + κ - κ / (1 + scale·μ s²/κ); scale = 1 is PBE, any scale ≥ 0 keeps 1 ≤ F_x ≤ 1 + κ."""
     return 1.0 + KAPPA - KAPPA / (1.0 + scale * MU * s2 / KAPPA)
+
+
+def short_range_fraction(omega: float, k_fermi: torch.Tensor, enhancement: torch.Tensor) -> torch.Tensor:
+    """The part of a semilocal exchange energy that the short-range Coulomb operator erfc(ωr)/r
+    keeps, in the scheme of Iikura, Tsuneda, Yanai and Hirao (J. Chem. Phys. 115, 3540, 2001):
+    the uniform gas's erf-screened exchange at the local Fermi momentum k_F/√F_x, so that a
+    functional's enhancement factor F_x also sets how far its exchange hole reaches. In (0, 1]:
+    1 at ω = 0, and for the uniform gas short-range plus exact long-range exchange is exact.
+
+    Far out in the density tail (a = ω/2k large) the closed form cancels to nothing in floating
+    point; there its series in 1/a takes over (the two agree to 1e-8 at a = 1)."""
+    a = omega * torch.sqrt(enhancement) / (2.0 * k_fermi)
+    near = torch.clamp(a, max=1.0)  # the closed form, only where it is used (no inf·0 in gradients)
+    closed = 1.0 - (8.0 / 3.0) * near * (math.sqrt(math.pi) * torch.erf(0.5 / near)
+                                         + (2.0 * near - 4.0 * near**3) * torch.exp(-0.25 / near**2)
+                                         - 3.0 * near + 4.0 * near**3)
+    x2 = 1.0 / torch.clamp(a, min=1.0) ** 2
+    series = x2 * (1 / 36 - x2 * (1 / 960 - x2 * (1 / 26880 - x2 * (1 / 829440 - x2 / 28385280))))
+    return torch.where(a < 1.0, closed, series)
+
+
+def fermi_momentum(density: torch.Tensor) -> torch.Tensor:
+    return (3.0 * math.pi**2 * density) ** (1.0 / 3.0)
 
 
 def iso_orbital_indicator(density: torch.Tensor, sigma: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
@@ -82,8 +105,7 @@ def pbe_correlation(density: torch.Tensor, zeta: torch.Tensor, sigma: torch.Tens
     rs = (3.0 / (4.0 * math.pi * density)) ** (1.0 / 3.0)
     uniform = correlation_lda(rs, zeta)
     phi = 0.5 * ((1 + zeta) ** (2 / 3) + (1 - zeta) ** (2 / 3))
-    k_fermi = (3.0 * math.pi**2 * density) ** (1.0 / 3.0)
-    k_screening2 = 4.0 * k_fermi / math.pi
+    k_screening2 = 4.0 * fermi_momentum(density) / math.pi
     t2 = sigma / (4.0 * phi**2 * k_screening2 * density**2)
     phi3 = phi**3
     a = (BETA / GAMMA) / torch.expm1(-uniform / (GAMMA * phi3))

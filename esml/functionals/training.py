@@ -4,7 +4,9 @@ For each molecule or atom, one self-consistent calculation with a starting funct
 orbitals; on its grid the density variables are kept, with everything in the energy that does
 not depend on the XC functional. The energy of any other functional on that density is then
 
-    E[θ] = E_rest + a(θ)·E_x^HF + Σ_grid w·e_xc^θ(ρ)
+    E[θ] = E_rest + a(θ)·E_x^HF,SR + b·E_x^HF,LR + Σ_grid w·e_xc^θ(ρ)
+
+(b = 1 for a range-separated functional; for a global hybrid b = 0 and SR is all of E_x^HF)
 
 which is differentiable in θ at no further quantum-chemistry cost. Evaluation, in contrast, is
 always self-consistent (:mod:`esml.functionals.evaluation`).
@@ -20,7 +22,7 @@ import torch
 from ase import Atoms
 
 from esml.errors import ConvergenceError
-from esml.functionals.model import LearnedXC, describe
+from esml.functionals.model import EXCHANGE_KEYS, LearnedXC, describe
 from esml.functionals.scf import molecule_of, solve
 from esml.functionals.training_set import EXACT_ATOM_ENERGIES
 from esml.units import HARTREE_TO_KCAL_PER_MOL
@@ -37,6 +39,7 @@ class FixedDensity:
     rho: torch.Tensor  # (2, 5, N): per spin [ρ, ∇ρ, τ]
     rest_energy: float  # all but exchange-correlation, Ha
     exact_exchange: float  # E_x^HF of the orbitals, Ha
+    long_range_exchange: float = 0.0  # its long-range part at the model's ω (0 for a global hybrid), Ha
 
 
 class Stack:
@@ -49,6 +52,7 @@ class Stack:
         self.names = [state.name for state in states]
         self.rest = torch.tensor([state.rest_energy for state in states])
         self.exact_exchange = torch.tensor([state.exact_exchange for state in states])
+        self.long_range_exchange = torch.tensor([state.long_range_exchange for state in states])
         with torch.no_grad():
             features = [describe(state.rho) for state in states]
         # The networks see single precision during training (twice as fast); sums stay in double.
@@ -62,17 +66,17 @@ class Stack:
         self.exchange_weights = torch.cat([state.weights * factor for _, state, _, factor in rows])
         self.exchange_owner = torch.cat([torch.full((len(state.weights),), i) for i, state, _, _ in rows])
         self.exchange = {key: torch.cat([features[i][f"{key}_{spin}"] for i, _, spin, _ in rows]).float()
-                         for key in ("lda_exchange", "s2", "beta")}
+                         for key in EXCHANGE_KEYS}
 
     def energies(self, model: LearnedXC) -> torch.Tensor:
         """Total energies (Ha), in the order of the states."""
         precision = next(model.parameters()).dtype
         exchange = model.exchange_energy(**{k: v.to(precision) for k, v in self.exchange.items()}).double()
         correlation = model.correlation_energy({k: v.to(precision) for k, v in self.correlation.items()}).double()
-        fraction = model.exact_exchange_fraction.double()
-        semilocal = (1.0 - fraction) * self._sum(self.exchange_owner, self.exchange_weights * exchange)
+        semilocal = (1.0 - model.exact_exchange_fraction.double()) * self._sum(self.exchange_owner,
+                                                                                 self.exchange_weights * exchange)
         semilocal = semilocal + self._sum(self.owner, self.weights * correlation)
-        return self.rest + fraction * self.exact_exchange + semilocal
+        return self.rest + model.exact_exchange_energy(self.exact_exchange, self.long_range_exchange) + semilocal
 
     def _sum(self, owner: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         return torch.zeros(len(self.names), dtype=values.dtype).index_add_(0, owner, values)
@@ -98,14 +102,16 @@ def fixed_density(name: str, atoms: Atoms, model: LearnedXC, basis: str, grid_le
     kept = rho[:, 0].sum(0) > DENSITY_KEPT
     rho, weights = torch.tensor(rho[..., kept]), torch.tensor(weights[kept])
     exact_exchange = _exact_exchange(mean_field, density_matrices)
+    omega = model.config.range_separation
+    long_range = _exact_exchange(mean_field, density_matrices, omega) if omega > 0 else 0.0
     with torch.no_grad():
-        functional = model.exact_exchange_fraction * exact_exchange + (weights * model(rho)).sum()
-    return FixedDensity(name, weights, rho, float(mean_field.e_tot - functional), exact_exchange)
+        functional = model.exact_exchange_energy(exact_exchange, long_range) + (weights * model(rho)).sum()
+    return FixedDensity(name, weights, rho, float(mean_field.e_tot - functional), exact_exchange, long_range)
 
 
-def _exact_exchange(mean_field, density_matrices: np.ndarray) -> float:
-    """E_x^HF = -½ Σ_σ Tr(D_σ K[D_σ])."""
-    exchange = mean_field.get_k(mean_field.mol, density_matrices)
+def _exact_exchange(mean_field, density_matrices: np.ndarray, omega: float = 0.0) -> float:
+    """E_x^HF = -½ Σ_σ Tr(D_σ K[D_σ]), or its long-range part with erf(ωr)/r for ω > 0."""
+    exchange = mean_field.get_k(mean_field.mol, density_matrices, omega=omega or None)
     return float(-0.5 * np.einsum("sij,sji->", density_matrices, exchange))
 
 

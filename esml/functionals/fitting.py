@@ -33,7 +33,7 @@ class FitConfig:
     # Evaluation's grids: on coarser ones the SCF of a trained meta-GGA stalls (orbital gradient
     # ~2e-3 on level 2 for CH3CO, converged on level 3), as SCAN's does on coarse grids.
     grid_level: int = 3
-    rounds: int = 1  # esml-xc1's; a second round (densities of the trained model) is not yet measured
+    rounds: int = 1  # the shipped ones'; a second round barely moved esml-xc2 (BENCHMARKS.md)
     seed: int = 0
     model: XCConfig = field(default_factory=XCConfig)
     training: TrainConfig = field(default_factory=TrainConfig)

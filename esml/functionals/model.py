@@ -23,8 +23,8 @@ energy so curved in the orbitals near the nuclei, where τ - τ_W is a small dif
 numbers, that the SCF could not converge.
 
 The exact-exchange fraction a is learned (a sigmoid of one parameter) or zero. Both networks
-start with a zero last layer: an untrained functional is PBE (or PBE with a·E_x^HF mixed in, or
-an LC-ωPBE-like functional when range-separated).
+start with a zero last layer: an untrained functional is PBE (or PBE with a·E_x^HF mixed in, or,
+range-separated, libxc's long-range-corrected hybrid on ITYH-screened PBE exchange).
 Atomic units; densities arrive per spin as PySCF lays them out: [ρ, ∂xρ, ∂yρ, ∂zρ, τ].
 """
 

@@ -21,6 +21,8 @@ from esml.functionals.training import Stack, fixed_density, train, TrainConfig
 from esml.functionals.training_set import split
 
 WATER = "O 0 0 0.1173; H 0 0.7572 -0.4692; H 0 -0.7572 -0.4692"
+# libxc's twin of an untrained range-separated model (ω = 0.3, a quarter of short-range exact exchange)
+LC_ITYH_PBE = "SR_HF(0.3)*0.25 + LR_HF(0.3) + 0.75*GGA_X_ITYH_PBE, PBE"
 
 
 def perturbed(config: XCConfig = XCConfig(), seed: int = 0) -> LearnedXC:
@@ -106,7 +108,7 @@ def test_untrained_range_separated_functional_is_libxc_ityh_pbe_hybrid(spin):
     split handed to PySCF (energies and analytic gradients, closed and open shell)."""
     atoms = WATER if spin == 0 else "O 0 0 0; H 0 0.76 0.59"
     mol = gto.M(atom=atoms, basis="def2-svp", spin=spin, verbose=0)
-    reference = dft.KS(mol, xc="SR_HF(0.3)*0.25 + LR_HF(0.3) + 0.75*GGA_X_ITYH_PBE, PBE").run(conv_tol=1e-11)
+    reference = dft.KS(mol, xc=LC_ITYH_PBE).run(conv_tol=1e-11)
     learned = learned_kohn_sham(mol, LearnedXC(XCConfig(range_separation=0.3))).run(conv_tol=1e-11)
     assert learned.e_tot == pytest.approx(reference.e_tot, abs=1e-9)
     gradients = learned.nuc_grad_method().kernel() - reference.nuc_grad_method().kernel()
@@ -150,10 +152,12 @@ def test_analytic_forces_of_the_shipped_functional_match_finite_differences():
         assert gradient[atom, axis] == pytest.approx((shifted[0] - shifted[1]) / (2 * step), abs=1e-5)
 
 
-def test_response_of_a_pbe_equivalent_functional_matches_pbe_tda():
+@pytest.mark.parametrize("config, libxc", [(XCConfig(exact_exchange=False), "pbe"),
+                                           (XCConfig(range_separation=0.3), LC_ITYH_PBE)], ids=["pbe", "range-separated"])
+def test_response_of_an_untrained_functional_matches_its_libxc_twin_tda(config, libxc):
     mol = gto.M(atom=WATER, basis="sto-3g", verbose=0)
-    reference = dft.RKS(mol, xc="pbe").run(conv_tol=1e-11)
-    learned = learned_kohn_sham(mol, LearnedXC(XCConfig(exact_exchange=False))).run(conv_tol=1e-11)
+    reference = dft.RKS(mol, xc=libxc).run(conv_tol=1e-11)
+    learned = learned_kohn_sham(mol, LearnedXC(config)).run(conv_tol=1e-11)
     expected = reference.TDA().run(nstates=3).e
     assert np.allclose(learned.TDA().run(nstates=3).e, expected, atol=1e-8)
 

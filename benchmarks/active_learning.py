@@ -74,7 +74,7 @@ def calls_to_reach(curve: list[tuple[float, float]], target: float) -> float | N
     return None
 
 
-def run_active(system: str, start, test, args) -> dict:
+def run_active(system: str, start, test, args, run_dir: Path) -> dict:
     curve = []
 
     def score(round_index: int, model) -> None:
@@ -82,7 +82,6 @@ def run_active(system: str, start, test, args) -> dict:
         curve.append({"round": round_index, "n_train": None, "force_mae": float(np.abs(errors).mean())})
         print(f"  active round {round_index}: test force MAE {1000 * curve[-1]['force_mae']:.1f} meV/Å", flush=True)
 
-    run_dir = HERE / "results" / f"active-{system}"
     if run_dir.exists():
         import shutil
 
@@ -195,7 +194,7 @@ def main() -> None:
     earlier = previous_random(out, baseline) if args.skip_random else []
     if not args.random_only:
         print("active learning", flush=True)
-        result["active"] = run_active(args.system, start, test, args)
+        result["active"] = run_active(args.system, start, test, args, HERE / "results" / f"active-{args.system}{suffix}")
         out.write_text(json.dumps(result, indent=1))  # the active part is kept even if the random curve is stopped
     result["random"] = earlier or run_random(pool, test, args.random_sizes, args.draws, baseline, gp_config(args))
     result["calls_to_reach"] = {}

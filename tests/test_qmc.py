@@ -151,14 +151,17 @@ def test_cusps_keep_the_local_energy_finite_at_coalescence():
     base = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     direction = torch.tensor([0.6, 0.0, 0.8], dtype=torch.float64)
     energies = []
-    for distance in (1e-4, 1e-6):
+    for distance in (1e-5, 1e-6):
         at_nucleus = base.clone()
         at_nucleus[0] = nuclei[0] + distance * direction  # an up electron onto Li (Z = 3)
         pair = base.clone()
         pair[2] = pair[0] + distance * direction  # a down electron onto an up one
         energies.append(local_energy(log_psi(model), torch.stack([at_nucleus, pair]), nuclei, charges, 0.0))
-    # a missing cusp would change E_L by ~3e6 (nucleus) and ~1e6 Ha (pair) between the two distances
-    np.testing.assert_allclose(energies[0].numpy(), energies[1].numpy(), atol=0.05)
+    # A missing cusp would change E_L by ~3e6 (nucleus) and ~1e6 Ha (pair) between the two distances.
+    # With the cusps E_L is finite but not flat: it moves linearly with the distance, by up to ~2e3
+    # Ha/bohr for these random weights (CASSCF's degenerate orbitals, and so the wavefunction, differ
+    # from run to run); below ~1e-6 bohr rounding adds noise of ~1e-9/r Ha.
+    np.testing.assert_allclose(energies[0].numpy(), energies[1].numpy(), atol=0.5)
 
 
 def test_blocking_error_sees_correlation():

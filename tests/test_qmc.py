@@ -19,7 +19,8 @@ from esml.errors import StructureError
 from esml.qmc.ansatz import AnsatzConfig, PauliNet
 from esml.qmc.blocking import blocking_error
 from esml.qmc.hamiltonian import kinetic_energy, local_energy
-from esml.qmc.orbitals import CI_THRESHOLD, atomic_orbitals, baseline, shell_groups, valence_active_space
+from esml.qmc.orbitals import (CI_THRESHOLD, atomic_orbitals, baseline, canonical_orbitals, shell_groups,
+                                valence_active_space)
 from esml.qmc.system import atom, from_atoms
 from esml.qmc.vmc import VMCConfig, evaluate, log_psi, optimise, start
 
@@ -144,6 +145,28 @@ def test_casscf_baseline_is_pyscf_ci_expansion(structure):
     assert len(set(np.sign(ratios))) == 1
 
 
+def test_degenerate_orbitals_get_one_fixed_rotation_and_sign():
+    """LiH's π pair came out of CASSCF rotated differently in every process; whatever rotation and
+    signs PySCF hands over, the baseline's orbitals are the same."""
+    system = from_atoms(LIH)
+    mol = gto.M(atom=[(z, xyz) for z, xyz in zip(system.charges, system.coordinates)], unit="bohr",
+                basis="cc-pvdz", cart=True, verbose=0)
+    from pyscf import scf
+
+    mean_field = scf.RHF(mol).run()
+    orbitals, energies = mean_field.mo_coeff[:, :6], mean_field.mo_energy[:6]
+    assert abs(energies[3] - energies[4]) < 1e-8  # the π pair, empty in Hartree–Fock
+    angle = 0.7
+    turned = orbitals.copy()
+    turned[:, 3] = np.cos(angle) * orbitals[:, 3] + np.sin(angle) * orbitals[:, 4]
+    turned[:, 4] = np.sin(angle) * orbitals[:, 3] - np.cos(angle) * orbitals[:, 4]
+    turned[:, [0, 2]] *= -1
+    np.testing.assert_allclose(canonical_orbitals(mol, turned, energies), canonical_orbitals(mol, orbitals, energies),
+                               atol=1e-10)
+    kept = canonical_orbitals(mol, orbitals, energies)
+    np.testing.assert_allclose(np.abs(kept[:, [0, 1, 2, 5]]), np.abs(orbitals[:, [0, 1, 2, 5]]), atol=1e-12)
+
+
 def test_cusps_keep_the_local_energy_finite_at_coalescence():
     """Without exact cusps E_L would go like -Z/r (nucleus) or 1/r (electrons) as r -> 0."""
     model = random_wavefunction(LIH)
@@ -159,8 +182,7 @@ def test_cusps_keep_the_local_energy_finite_at_coalescence():
         energies.append(local_energy(log_psi(model), torch.stack([at_nucleus, pair]), nuclei, charges, 0.0))
     # A missing cusp would change E_L by ~3e6 (nucleus) and ~1e6 Ha (pair) between the two distances.
     # With the cusps E_L is finite but not flat: it moves linearly with the distance, by up to ~2e3
-    # Ha/bohr for these random weights (CASSCF's degenerate orbitals, and so the wavefunction, differ
-    # from run to run); below ~1e-6 bohr rounding adds noise of ~1e-9/r Ha.
+    # Ha/bohr for these random weights; below ~1e-6 bohr rounding adds noise of ~1e-9/r Ha.
     np.testing.assert_allclose(energies[0].numpy(), energies[1].numpy(), atol=0.5)
 
 

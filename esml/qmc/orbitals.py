@@ -35,7 +35,11 @@ from esml.qmc.system import System
 DEFAULT_BASIS = "cc-pvtz"
 BASELINES = ("casscf", "hf")
 CI_THRESHOLD = 0.01  # CASSCF determinants with a smaller |CI coefficient| are left out
+DEGENERACY = 1e-4  # orbitals whose occupations (CASSCF) or energies (Ha, HF) differ by less form one block
 MAX_CI_SIZE = 100_000  # determinants in the active space; beyond it, CASSCF is out of reach of a VMC run here
+# canonical_orbitals' operator: any values without symmetry (no zero, no two alike) will do
+GENERIC_QUADRATIC = np.array([[1.0, 0.31, 0.17], [0.31, 1.7, 0.23], [0.17, 0.23, 2.9]])
+GENERIC_LINEAR = np.array([0.11, 0.37, 0.53])
 # libcint folds the angular normalisation of s and p shells into Cartesian functions; d and up carry 1.
 CARTESIAN_FACTOR = {0: 1 / np.sqrt(4 * np.pi), 1: np.sqrt(3 / (4 * np.pi))}
 
@@ -118,11 +122,11 @@ def _hartree_fock(system: System, mol) -> Baseline:
     restricted = system.n_up == system.n_down
     mean_field = _converged((scf.RHF(mol) if restricted else scf.UHF(mol)).run(), system, mol.basis)
     if restricted:
-        orbitals = mean_field.mo_coeff[:, :system.n_up]
+        orbitals = canonical_orbitals(mol, mean_field.mo_coeff[:, :system.n_up], mean_field.mo_energy[:system.n_up])
         up, down = list(range(system.n_up)), list(range(system.n_down))
     else:  # the up orbitals, then the down ones
-        orbitals = np.concatenate([mean_field.mo_coeff[0][:, :system.n_up], mean_field.mo_coeff[1][:, :system.n_down]],
-                                  axis=1)
+        orbitals = np.concatenate([canonical_orbitals(mol, coefficients[:, :n], energies[:n]) for coefficients, energies, n
+                                   in zip(mean_field.mo_coeff, mean_field.mo_energy, (system.n_up, system.n_down))], axis=1)
         up, down = list(range(system.n_up)), list(range(system.n_up, system.n_up + system.n_down))
     return _evaluated(system, mol, orbitals, [(1.0, up, down)], mean_field.e_tot, mean_field.e_tot, "Hartree–Fock")
 
@@ -135,20 +139,56 @@ def _casscf(system: System, mol, core: int, active: int, electrons: tuple[int, i
     method = f"CASSCF({sum(electrons)},{active})"
     cas = mcscf.CASSCF(mean_field, active, electrons)
     # Natural active orbitals: CASSCF leaves rotations among the active orbitals free, and its default
-    # choice varied from run to run (with NumPy's global random state); natural orbitals are one
-    # choice, and they make the CI expansion shortest.
+    # choice varied from run to run; natural orbitals fix all but rotations within a degenerate pair
+    # (canonical_orbitals fixes those), and they make the CI expansion shortest.
     cas.conv_tol, cas.conv_tol_grad, cas.natorb = 1e-10, 1e-6, True
     cas.run()
     if not cas.converged:
         raise ConvergenceError(f"the {method} baseline of {system.describe()} did not converge in {mol.basis}; "
                                "give --baseline hf")
+    orbitals = cas.mo_coeff[:, :core + active]
+    canonical = canonical_orbitals(mol, orbitals, cas.mo_occ[:core + active])
+    # the CASCI energy is invariant under rotations among the active orbitals; the CI vector follows them
+    rotation = orbitals[:, core:].T @ mol.intor("int1e_ovlp") @ canonical[:, core:]
+    ci = fci.addons.transform_ci(cas.ci, electrons, rotation)
     # PySCF's CI vector multiplies |α string〉|β string〉, each an ascending product of creation
     # operators: the same order as det↑ · det↓ with ascending columns, so no sign changes.
     terms = [(float(c), list(range(core)) + [core + i for i in up], list(range(core)) + [core + i for i in down])
-             for c, up, down in fci.addons.large_ci(cas.ci, active, electrons, tol=CI_THRESHOLD, return_strs=False)]
+             for c, up, down in fci.addons.large_ci(ci, active, electrons, tol=CI_THRESHOLD, return_strs=False)]
     leading = np.sign(max(terms, key=lambda term: abs(term[0]))[0])  # the CI vector's sign is arbitrary
     terms = [(leading * c, up, down) for c, up, down in terms]
-    return _evaluated(system, mol, cas.mo_coeff[:, :core + active], terms, cas.e_tot, mean_field.e_tot, method)
+    return _evaluated(system, mol, canonical, terms, cas.e_tot, mean_field.e_tot, method)
+
+
+def canonical_orbitals(mol, orbitals: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``orbitals`` (n_ao, n) with every block of equal ``labels`` (occupations or energies, within
+    ``DEGENERACY``) rotated to one fixed choice, and every orbital's sign fixed.
+
+    PySCF leaves rotations within a degenerate block free (LiH's π pair came out rotated
+    differently in every process), and the network's weights act on each orbital by its column:
+    without a fixed choice, one seed gave different wavefunctions from run to run. The choice:
+    the eigenvectors, within the block, of a one-electron operator with no symmetry of its own,
+    a generic quadratic form in r about the centre of nuclear charge; the sign makes each
+    orbital's largest coefficient positive."""
+    charges = mol.atom_charges()
+    centre = charges @ mol.atom_coords() / charges.sum()
+    with mol.with_common_orig(centre):
+        second = mol.intor("int1e_rr").reshape(3, 3, mol.nao, mol.nao)
+        first = mol.intor("int1e_r")
+    operator = np.einsum("ij,ijab->ab", GENERIC_QUADRATIC, second) + np.einsum("i,iab->ab", GENERIC_LINEAR, first)
+    orbitals = orbitals.copy()
+    start = 0
+    while start < orbitals.shape[1]:
+        stop = start + 1
+        while stop < orbitals.shape[1] and abs(labels[stop] - labels[start]) < DEGENERACY:
+            stop += 1
+        if stop - start > 1:
+            block = orbitals[:, start:stop]
+            _, rotation = np.linalg.eigh(block.T @ operator @ block)
+            orbitals[:, start:stop] = block @ rotation
+        start = stop
+    largest = orbitals[np.argmax(np.abs(orbitals), axis=0), np.arange(orbitals.shape[1])]
+    return orbitals * np.sign(largest)
 
 
 def _converged(mean_field, system: System, basis: str):

@@ -5,7 +5,8 @@
 
 Three measurements, one JSON (benchmarks/results/xc_functional.json) and one plot:
 1. ``esml xc evaluate``'s scores on the held-out G2 molecules: atomisation and reaction energies
-   against CCSD(T)/CBS, experiment, H atom and H₂⁺ at 5 Å against exact, SCF convergence.
+   and vertical ionisation potentials against CCSD(T)/CBS, atomisation energies against
+   experiment, H atom and H₂⁺ at 5 Å against exact, SCF convergence.
 2. Analytic forces against central finite differences of the self-consistent energy (water,
    displaced off symmetry, def2-SVP, 1e-3 Bohr steps).
 3. Cost: wall time of one SCF of aspirin (13 heavy atoms, def2-TZVP, density fitting) with the
@@ -31,7 +32,7 @@ from ase.io import read
 from esml.functionals.evaluation import evaluate
 from esml.functionals.model import load
 from esml.functionals.numint import learned_kohn_sham, nuclear_gradient
-from esml.functionals.plots import plot_atomization_errors
+from esml.functionals.plots import plot_evaluation
 from esml.functionals.scf import molecule_of, solve
 from esml.functionals.shipped import SHIPPED
 from esml.functionals.training_set import split, with_references
@@ -94,8 +95,9 @@ def main() -> None:
     report = evaluate(model, molecules, args.basis, on_species=lambda f, s: print(f"  {f}: {s}", flush=True))
     report["evaluation_seconds"] = time.perf_counter() - began
     for name, scores in report["functionals"].items():
-        print(f"{name}: atomisation MAE {scores['mae_atomization_kcal']:.2f} kcal/mol, H2+ 5 Å "
-              f"{scores['H2+@5_error_kcal']:+.1f}, converged {scores['scf_converged_fraction']:.2f}", flush=True)
+        print(f"{name}: atomisation MAE {scores['mae_atomization_kcal']:.2f} kcal/mol, ionisation MAE "
+              f"{scores['mae_ionization_ev']:.3f} eV, H2+ 5 Å {scores['H2+@5_error_kcal']:+.1f}, "
+              f"converged {scores['scf_converged_fraction']:.2f}", flush=True)
     report["forces"] = force_check(model)
     print(f"forces: max |analytic - finite difference| = {report['forces']['max_abs_difference_ha_per_bohr']:.1e} Ha/Bohr")
     if not args.skip_cost:
@@ -106,7 +108,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"xc_functional_{args.set}.json"
     out.write_text(json.dumps(report, indent=1) + "\n")
-    plot_atomization_errors(report, RESULTS / f"xc_functional_{args.set}.png")
+    plot_evaluation(report, RESULTS / f"xc_functional_{args.set}.png")
     print(f"wrote {out}")
 
 

@@ -246,6 +246,26 @@ def test_evaluation_scores_an_untrained_hybrid_like_pbe0():
     assert model["scf_converged_fraction"] == pbe0["scf_converged_fraction"] == 1.0
 
 
+def test_ionisation_potentials_are_scored_against_the_cation_references():
+    from esml.functionals.evaluation import evaluate
+    from esml.units import HARTREE_TO_EV
+
+    cation = g2_atoms("CH4+")
+    assert (cation.info["charge"], cation.info["multiplicity"]) == (1, 2)
+    assert np.allclose(cation.positions, g2_atoms("CH4").positions)
+    report = evaluate(LearnedXC(), ["CH4"], basis="def2-svp", baselines=("pbe0",))
+    assert report["species"] == ["C", "C+", "CH4", "CH4+", "H"]
+    model, pbe0 = report["functionals"]["model"], report["functionals"]["pbe0"]
+    energies = model["energies_ha"]
+    assert model["ionization_ev"]["CH4"] == pytest.approx((energies["CH4+"] - energies["CH4"]) * HARTREE_TO_EV)
+    assert model["ionization_ev"] == pytest.approx(pbe0["ionization_ev"], abs=1e-3)  # untrained: PBE0
+    errors = [model["ionization_ev"][n] - report["reference_ionization_ev"][n] for n in ("C", "CH4")]
+    assert model["mae_ionization_ev"] == pytest.approx(np.mean(np.abs(errors)))
+    # vertical CCSD(T)/CBS against the experimental (adiabatic) IP: equal for an atom
+    assert report["reference_ionization_ev"]["C"] == pytest.approx(report["experimental_ionization_ev"]["C"], abs=0.1)
+    assert 10 < model["ionization_ev"]["CH4"] < 16
+
+
 @pytest.mark.parametrize("name, omega", [("esml-xc1", 0.0), ("esml-xc2", 0.3)])
 def test_the_shipped_functionals_run_by_name_in_method_strings(name, omega):
     from esml.functionals.shipped import SHIPPED

@@ -11,7 +11,7 @@ app = typer.Typer(help="Import bundled data sets; create, list and delete datase
 
 @app.command("import")
 def import_command(
-    name: str = typer.Argument(..., help="qm9 (130,831 molecules, from the qm9pack wheel), qm7 (7,101 molecules, bundled) or g2 (64 CCSD(T)/CBS references)."),
+    name: str = typer.Argument(..., help="qm9 (130,831 molecules, from the qm9pack wheel), qm7 (7,101 molecules, bundled) or g2 (77 CCSD(T)/CBS references: molecules, atoms, cations)."),
     limit: int = typer.Option(None, min=1, help="Only the first N molecules (dataset named NAME-N)."),
     seed: int = typer.Option(0, help="Seed of the stored 80/10/10 split."),
     db: str = DB_OPTION,
@@ -23,7 +23,7 @@ def import_command(
     from esml.data.store import open_store
 
     store = open_store(db)
-    total = limit or {"qm9": 130831, "qm7": 7101, "g2": 64}.get(name, 0)
+    total = limit or {"qm9": 130831, "qm7": 7101, "g2": 77}.get(name, 0)
     with progress_bar(total, f"importing {name}", quiet) as advance:
         summary = import_bundled(store, name, limit=limit, seed=seed, on_progress=advance)
     console.print(f"dataset {summary.name!r}: {_sizes(summary.sizes)} in {store.url}", highlight=False)

@@ -62,10 +62,10 @@ def evaluate_command(
     basis: str = typer.Option("def2-tzvp"),
     baselines: str = typer.Option("pbe,b3lyp", help="libxc functionals computed beside it ('' for none)."),
     json_out: Path = typer.Option(None, "--json", help="Write the scores (mae_atomization_kcal per functional, ...) here."),
-    plot: Path = typer.Option(None, help="Atomisation-energy errors per molecule (PNG)."),
+    plot: Path = typer.Option(None, help="Atomisation-energy and ionisation-potential errors per species (PNG)."),
     quiet: bool = typer.Option(False, "--quiet"),
 ) -> None:
-    """Self-consistent atomisation, reaction and one-electron errors of MODEL and of the baselines."""
+    """Self-consistent atomisation, reaction, ionisation and one-electron errors of MODEL and of the baselines."""
     from esml.cli.report import console, live_progress
     from esml.errors import EsmlError
     from esml.functionals.evaluation import evaluate, species_needed
@@ -88,9 +88,9 @@ def evaluate_command(
     if json_out:
         json_out.write_text(json.dumps(report, indent=1) + "\n")
     if plot:
-        from esml.functionals.plots import plot_atomization_errors
+        from esml.functionals.plots import plot_evaluation
 
-        plot_atomization_errors(report, plot)
+        plot_evaluation(report, plot)
 
 
 def _table(report: dict):
@@ -99,7 +99,8 @@ def _table(report: dict):
     table = Table(title=f"{len(report['molecules'])} {report['set']} molecules, {report['basis']}, self-consistent (kcal/mol)")
     columns = {"atomisation MAE": "mae_atomization_kcal", "max |error|": "max_abs_atomization_kcal",
                "MAE vs expt": "mae_vs_experiment_kcal", "reaction MAE": "mae_reaction_kcal",
-               "H2+ 5 Å": "H2+@5_error_kcal", "H atom": "H_error_kcal", "SCF converged": "scf_converged_fraction",
+               "H2+ 5 Å": "H2+@5_error_kcal", "H atom": "H_error_kcal", "IP MAE (eV)": "mae_ionization_ev",
+               "SCF converged": "scf_converged_fraction",
                "SCF s": "scf_seconds"}
     table.add_column("functional")
     for column in columns:

@@ -105,9 +105,10 @@ def qm7_records(limit: int | None = None) -> Iterator[Record]:
 
 
 def g2_records(limit: int | None = None) -> Iterator[Record]:
-    """The 59 G2 molecules and 5 atoms that esml's learned functionals train on, with their
-    focal-point CCSD(T)/CBS energies; the split is esml.functionals.training_set's (held out = test)."""
-    from esml.functionals.reference import g2_atoms
+    """The 59 G2 molecules, 5 atoms and 13 cations that esml's learned functionals train and are
+    scored on, with their focal-point CCSD(T)/CBS energies; the split is
+    esml.functionals.training_set's (held out = test; a cation goes with its neutral)."""
+    from esml.functionals.reference import CATION, g2_atoms
     from esml.functionals.training_set import references, split
 
     held_out = set(split()["heldout"])
@@ -116,11 +117,11 @@ def g2_records(limit: int | None = None) -> Iterator[Record]:
         if limit is not None and n >= limit:
             return
         atoms = g2_atoms(name)
-        properties = {"g2_name": name, "split": "test" if name in held_out else "train"}
+        properties = {"g2_name": name, "split": "test" if name.removesuffix(CATION) in held_out else "train"}
         if "experimental_de_kcal" in entry:
             properties["experimental_atomization_energy"] = entry["experimental_de_kcal"] * units.KCAL_PER_MOL_TO_EV
         yield Record(atoms=atoms, code="PySCF", code_version=table["code"], method="ccsd(t)/cbs-focal-point",
-                     basis="cc-pVTZ/cc-pVQZ", charge=0, multiplicity=atoms.info["multiplicity"],
+                     basis="cc-pVTZ/cc-pVQZ", charge=atoms.info["charge"], multiplicity=atoms.info["multiplicity"],
                      settings={"protocol": table["method"]}, energy=entry["energy_ha"] * HA, properties=properties,
                      original_units={"energy": "Hartree"})
 

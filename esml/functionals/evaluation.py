@@ -2,9 +2,10 @@
 basis and numerical settings (Hartree inside, kcal/mol in the report).
 
 Scores: atomisation energies against the CCSD(T)/CBS references (and, for the references'
-sake, against experiment), reaction energies built from the same species, the one-electron
-systems that expose delocalisation error (the H atom and H₂⁺ at 5 Å, both exact), and how the
-SCFs went (converged, cycles, seconds).
+sake, against experiment), reaction energies built from the same species, vertical ionisation
+potentials (eV) of the molecules' atoms and of those molecules that have a cation reference, the
+one-electron systems that expose delocalisation error (the H atom and H₂⁺ at 5 Å, both exact), and
+how the SCFs went (converged, cycles, seconds).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from collections.abc import Callable
 import numpy as np
 
 from esml.functionals.model import LearnedXC
-from esml.functionals.reference import ATOM_MULTIPLICITY, g2_atoms
+from esml.functionals.reference import ATOM_MULTIPLICITY, CATION, g2_atoms
 from esml.functionals.scf import molecule_of, solve
 from esml.functionals.training_set import (EVALUATION_BOND_H2_PLUS, composition, exact_one_electron_energy,
                                            experimental_atomization_kcal, h2_plus,
                                            reference_atomization_kcal, references)
-from esml.units import HARTREE_TO_KCAL_PER_MOL
+from esml.units import HARTREE_TO_EV, HARTREE_TO_KCAL_PER_MOL
 
 BASELINES = ("pbe", "b3lyp")
 # Reactions among the G2 species ({species: stoichiometry}, negative on the left); one is scored
@@ -43,7 +44,14 @@ def species_needed(molecules: list[str]) -> list[str]:
     for reaction in REACTIONS.values():
         if set(reaction) - set(ATOM_MULTIPLICITY) <= set(molecules):
             names |= set(reaction)
-    return sorted(names)
+    return sorted(names | {name + CATION for name in ionized(names)})
+
+
+def ionized(names) -> list[str]:
+    """Those of ``names`` (molecules and atoms) whose cation has a reference energy; not H, whose
+    cation has no electron."""
+    species = references()["species"]
+    return sorted(name for name in names if name + CATION in species)
 
 
 def scores(energies: dict[str, float], molecules: list[str]) -> dict:
@@ -56,17 +64,29 @@ def scores(energies: dict[str, float], molecules: list[str]) -> dict:
     reactions = {label: sum(n * energies[s] for s, n in reaction.items()) * HARTREE_TO_KCAL_PER_MOL
                  for label, reaction in REACTIONS.items() if set(reaction) <= set(energies)}
     reaction_errors = [reactions[label] - reaction_energy_reference(REACTIONS[label]) for label in reactions]
+    ionization = {name: (energies[name + CATION] - energies[name]) * HARTREE_TO_EV for name in ionized(energies)}
+    reference_ionization = reference_ionization_ev(list(ionization))
+    ionization_errors = [ionization[name] - reference_ionization[name] for name in ionization]
     return {"mae_atomization_kcal": float(np.abs(errors).mean()),
             "max_abs_atomization_kcal": float(np.abs(errors).max()),
             "mean_signed_atomization_kcal": float(errors.mean()),
             "mae_vs_experiment_kcal": float(np.mean([abs(predicted[n] - experiment[n]) for n in molecules])),
             "mae_reaction_kcal": float(np.mean(np.abs(reaction_errors))) if reaction_errors else None,
-            "atomization_kcal": predicted, "reactions_kcal": reactions}
+            "atomization_kcal": predicted, "reactions_kcal": reactions,
+            "mae_ionization_ev": float(np.mean(np.abs(ionization_errors))) if ionization_errors else None,
+            "max_abs_ionization_ev": float(np.max(np.abs(ionization_errors))) if ionization_errors else None,
+            "ionization_ev": ionization}
 
 
 def reaction_energy_reference(reaction: dict[str, int]) -> float:
     species = references()["species"]
     return sum(n * species[s]["energy_ha"] for s, n in reaction.items()) * HARTREE_TO_KCAL_PER_MOL
+
+
+def reference_ionization_ev(names: list[str]) -> dict[str, float]:
+    """Vertical ionisation potentials (eV) from the CCSD(T)/CBS energies of each species and its cation."""
+    species = references()["species"]
+    return {name: (species[name + CATION]["energy_ha"] - species[name]["energy_ha"]) * HARTREE_TO_EV for name in names}
 
 
 def one_electron_errors(functional: LearnedXC | str, basis: str, hydrogen_energy: float) -> dict:
@@ -86,7 +106,10 @@ def evaluate(model: LearnedXC, molecules: list[str], basis: str = "def2-tzvp", b
               "reference_atomization_kcal": reference_atomization_kcal(molecules),
               "experimental_atomization_kcal": experimental_atomization_kcal(molecules),
               "reference_reactions_kcal": {label: reaction_energy_reference(reaction)
-                                           for label, reaction in REACTIONS.items() if set(reaction) <= set(needed)}}
+                                           for label, reaction in REACTIONS.items() if set(reaction) <= set(needed)},
+              "reference_ionization_ev": reference_ionization_ev(ionized(needed)),
+              "experimental_ionization_ev": {name: references()["species"][name + CATION]["experimental_ie_ev"]
+                                             for name in ionized(needed)}}
     for label, functional in [("model", model), *((name, name) for name in baselines)]:
         energies, runs = {}, {}
         for name in needed:

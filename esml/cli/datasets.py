@@ -23,10 +23,16 @@ def import_command(
     from esml.data.store import open_store
 
     store = open_store(db)
-    total = limit or {"qm9": 130831, "qm7": 7101, "g2": 77}.get(name, 0)
+    total = limit or {"qm9": 130831, "qm7": 7101}.get(name) or (_g2_size() if name == "g2" else 0)
     with progress_bar(total, f"importing {name}", quiet) as advance:
         summary = import_bundled(store, name, limit=limit, seed=seed, on_progress=advance)
     console.print(f"dataset {summary.name!r}: {_sizes(summary.sizes)} in {store.url}", highlight=False)
+
+
+def _g2_size() -> int:
+    from esml.functionals.training_set import references
+
+    return len(references()["species"])
 
 
 @app.command("create")

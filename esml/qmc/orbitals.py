@@ -146,10 +146,11 @@ def _casscf(system: System, mol, core: int, active: int, electrons: tuple[int, i
     if not cas.converged:
         raise ConvergenceError(f"the {method} baseline of {system.describe()} did not converge in {mol.basis}; "
                                "give --baseline hf")
-    orbitals = cas.mo_coeff[:, :core + active]
-    canonical = canonical_orbitals(mol, orbitals, cas.mo_occ[:core + active])
+    # each set apart: an active orbital nearly doubly occupied must not be rotated into the core
+    core_orbitals = canonical_orbitals(mol, cas.mo_coeff[:, :core], cas.mo_occ[:core])
+    active_orbitals = canonical_orbitals(mol, cas.mo_coeff[:, core:core + active], cas.mo_occ[core:core + active])
     # the CASCI energy is invariant under rotations among the active orbitals; the CI vector follows them
-    rotation = orbitals[:, core:].T @ mol.intor("int1e_ovlp") @ canonical[:, core:]
+    rotation = cas.mo_coeff[:, core:core + active].T @ mol.intor("int1e_ovlp") @ active_orbitals
     ci = fci.addons.transform_ci(cas.ci, electrons, rotation)
     # PySCF's CI vector multiplies |α string〉|β string〉, each an ascending product of creation
     # operators: the same order as det↑ · det↓ with ascending columns, so no sign changes.
@@ -157,7 +158,8 @@ def _casscf(system: System, mol, core: int, active: int, electrons: tuple[int, i
              for c, up, down in fci.addons.large_ci(ci, active, electrons, tol=CI_THRESHOLD, return_strs=False)]
     leading = np.sign(max(terms, key=lambda term: abs(term[0]))[0])  # the CI vector's sign is arbitrary
     terms = [(leading * c, up, down) for c, up, down in terms]
-    return _evaluated(system, mol, canonical, terms, cas.e_tot, mean_field.e_tot, method)
+    return _evaluated(system, mol, np.concatenate([core_orbitals, active_orbitals], axis=1), terms, cas.e_tot,
+                      mean_field.e_tot, method)
 
 
 def canonical_orbitals(mol, orbitals: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -78,7 +78,7 @@ bench-qmc: $(STAMP) benchmarks/peers/.venv-deepqmc/.installed
 	$(BIN)/python benchmarks/vmc_energies.py --systems Li2 --minutes 15
 
 bench-xc: $(STAMP)
-	$(BIN)/python benchmarks/xc_functional.py --model esml-xc2
+	$(BIN)/python benchmarks/xc_functional.py --model esml-xc3
 
 clean:
 	rm -rf $(VENV) build *.egg-info

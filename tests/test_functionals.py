@@ -126,10 +126,10 @@ def test_vanishing_density_gives_zero_energy_and_finite_derivatives(omega):
 
 
 def test_analytic_forces_of_the_shipped_functional_match_finite_differences():
-    """esml-xc2: a trained meta-GGA (grid-weight response) and range separation (long-range K)."""
+    """esml-xc3: a trained meta-GGA (grid-weight response) and range separation (long-range K)."""
     from esml.functionals.shipped import SHIPPED
 
-    model, _ = load(SHIPPED["esml-xc2"])
+    model, _ = load(SHIPPED["esml-xc3"])
     atoms = molecule("H2O")
     atoms.positions[1] += [0.05, 0.0, 0.03]  # away from symmetry, so every component is tested
 
@@ -244,6 +244,7 @@ def test_evaluation_scores_an_untrained_hybrid_like_pbe0():
     assert model["H2+@5_error_kcal"] == pytest.approx(pbe0["H2+@5_error_kcal"], abs=1e-5)
     assert model["H2+@5_error_kcal"] < -10  # PBE0 keeps most of PBE's delocalisation error
     assert model["scf_converged_fraction"] == pbe0["scf_converged_fraction"] == 1.0
+    assert model["scf_second_order"] == pbe0["scf_second_order"] == []
 
 
 def test_ionisation_potentials_are_scored_against_the_cation_references():
@@ -266,7 +267,7 @@ def test_ionisation_potentials_are_scored_against_the_cation_references():
     assert 10 < model["ionization_ev"]["CH4"] < 16
 
 
-@pytest.mark.parametrize("name, omega", [("esml-xc1", 0.0), ("esml-xc2", 0.3)])
+@pytest.mark.parametrize("name, omega", [("esml-xc1", 0.0), ("esml-xc2", 0.3), ("esml-xc3", 0.3)])
 def test_the_shipped_functionals_run_by_name_in_method_strings(name, omega):
     from esml.functionals.shipped import SHIPPED
     from esml.qm import calculator

@@ -120,6 +120,7 @@ def evaluate(model: LearnedXC, molecules: list[str], basis: str = "def2-tzvp", b
             **scores(energies, molecules), **{f"{k}_error_kcal": v for k, v in one_electron_errors(functional, basis, energies["H"]).items()},
             "scf_converged_fraction": float(np.mean([run["converged"] and not run["second_order"] for run in runs.values()])),
             "scf_converged_at_all_fraction": float(np.mean([run["converged"] for run in runs.values()])),
+            "scf_second_order": sorted(name for name, run in runs.items() if run["second_order"]),
             "scf_seconds": float(sum(run["seconds"] for run in runs.values())),
             "scf_cycles": int(sum(run["cycles"] for run in runs.values())), "energies_ha": energies}
     return report

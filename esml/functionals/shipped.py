@@ -10,11 +10,11 @@ from pathlib import Path
 from esml.errors import MethodError
 
 DATA = Path(__file__).parent / "data"
-# Both trained on the 35 training molecules with references; training records in the files' metadata,
-# held-out scores in BENCHMARKS.md (issue #8).
-# esml-xc1: `esml xc train` (its defaults), a global hybrid.
-# esml-xc2: `esml xc train --range-separation 0.3 --delocalisation-weight 0.05`, range-separated.
-SHIPPED: dict[str, Path] = {"esml-xc1": DATA / "esml-xc1.pt", "esml-xc2": DATA / "esml-xc2.pt"}
+# Training records in the files' metadata, held-out scores in BENCHMARKS.md (issue #8).
+# esml-xc1: `esml xc train` (its defaults), a global hybrid, on 35 training molecules.
+# esml-xc2: `esml xc train --range-separation 0.3 --delocalisation-weight 0.05`, range-separated, on 35.
+# esml-xc3: esml-xc2's recipe on all 39 training molecules, once their references were complete.
+SHIPPED: dict[str, Path] = {name: DATA / f"{name}.pt" for name in ("esml-xc1", "esml-xc2", "esml-xc3")}
 PATH_PREFIX = "xc:"  # xc:PATH/BASIS names a functional file written by `esml xc train`
 
 

@@ -3,6 +3,7 @@
     python benchmarks/active_learning.py --system aspirin [--budget 160] [--target 0.05]
     python benchmarks/active_learning.py --system ethanol        # pbe/def2-svp oracle
     python benchmarks/active_learning.py --system ethanol --baseline none --random-only
+    python benchmarks/active_learning.py --start my-molecule.xyz [--oracle gfn2-xtb]   # any molecule
 
 Both learners fit the same model and are scored on the same independent test frames: the
 committed 300 K and 600 K sets of benchmarks/data (xTB MD, labeled with the oracle), which neither
@@ -16,6 +17,10 @@ oracle); --baseline none learns the whole energy for both.
   to the oracle (seed, validation and selected frames).
 - random: N frames drawn at random from the 500 K reference MD pool (the 'train' split of
   <system>-500K, labeled with the same oracle), for growing N, --draws draws each.
+
+With --start, the molecule in that file takes the place of a committed system: its 500 K pool and
+300 K and 600 K test frames are made first, as md_datasets.py makes ethanol's and aspirin's
+(benchmarks/data/<file stem>-{500K,300K,600K}.xyz.gz; a rerun reuses them).
 
 The number of calls each needs to reach --target, and a few other error levels, is read off its
 curve (log-log interpolation between the two points that bracket it). The test-set coverage of
@@ -44,6 +49,7 @@ from esml.qm.cache import LabelCache, default_cache_path
 from esml.structures import read_structures
 from esml.training.delta import fit_gp_on_baseline, resolve_baseline
 from esml.training.gp import DescriptorCache, GPConfig
+from md_datasets import build, sets_for  # this folder is on the path when a benchmark runs as a script
 
 HERE = Path(__file__).parent
 ORACLES = {"ethanol": "pbe/def2-svp", "aspirin": "gfn2-xtb"}
@@ -74,7 +80,7 @@ def calls_to_reach(curve: list[tuple[float, float]], target: float) -> float | N
     return None
 
 
-def run_active(system: str, start, test, args, run_dir: Path) -> dict:
+def run_active(oracle: str, start, test, args, run_dir: Path) -> dict:
     curve = []
 
     def score(round_index: int, model) -> None:
@@ -87,8 +93,8 @@ def run_active(system: str, start, test, args, run_dir: Path) -> dict:
 
         shutil.rmtree(run_dir)
     # xTB calls take milliseconds: worker processes would cost more to start than they save
-    workers = 1 if ORACLES[system].endswith("xtb") else args.workers
-    config = LearnConfig(oracle=ORACLES[system], target_force_mae=args.target, budget=args.budget, workers=workers,
+    workers = 1 if oracle.endswith("xtb") else args.workers
+    config = LearnConfig(oracle=oracle, target_force_mae=args.target, budget=args.budget, workers=workers,
                          baseline=args.baseline, gp=gp_config(args))
     learner = ActiveLearner(run_dir, config, LabelCache(default_cache_path()), Hooks(on_model=score))
     learner.start(start)
@@ -166,9 +172,25 @@ def plot(result: dict, path: Path) -> None:
     plt.close(figure)
 
 
+def chosen_system(args) -> tuple[str, str, object]:
+    """Name, oracle and start structure of --system, or of --start after its data sets are made."""
+    if args.start is None:
+        start = molecule("CH3CH2OH") if args.system == "ethanol" else read_structures(HERE / "data" / "aspirin-start.xyz")[0]
+        return args.system, ORACLES[args.system], start
+    name = args.start.name.split(".")[0]
+    labels = LabelCache(default_cache_path())
+    for spec in sets_for(name, args.start, args.oracle):
+        if not (HERE / "data" / f"{spec.name}.xyz.gz").exists():
+            print(f"making {spec.name}: {spec.frames} frames of GFN2-xTB MD, labeled with {args.oracle}", flush=True)
+            build(spec, labels, args.workers)
+    return name, args.oracle, read_structures(args.start)[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--system", choices=sorted(ORACLES), default="aspirin")
+    parser.add_argument("--start", type=Path, help="Any other molecule (a structure file) instead of --system.")
+    parser.add_argument("--oracle", default="gfn2-xtb", help="The oracle of a --start molecule.")
     parser.add_argument("--budget", type=int, default=160)
     parser.add_argument("--target", type=float, default=0.05, help="Force MAE (eV/Å).")
     parser.add_argument("--random-sizes", type=lambda text: [int(n) for n in text.split(",")], default=[6, 12, 25, 50, 100, 150, 200],
@@ -180,21 +202,21 @@ def main() -> None:
     parser.add_argument("--random-only", action="store_true", help="Only the random curve (e.g. of another --baseline).")
     parser.add_argument("--skip-random", action="store_true", help="Reuse the random curve of the last run's JSON.")
     args = parser.parse_args()
+    system, oracle, start = chosen_system(args)
     data = HERE / "data"
-    pool = [a for a in read_structures(data / f"{args.system}-500K.xyz.gz") if a.info["split"] == "train"]
-    test = read_structures(data / f"{args.system}-300K.xyz.gz") + read_structures(data / f"{args.system}-600K.xyz.gz")
-    baseline = resolve_baseline(ORACLES[args.system], args.baseline)
-    start = molecule("CH3CH2OH") if args.system == "ethanol" else read_structures(data / "aspirin-start.xyz")[0]
-    result = {"system": args.system, "oracle": ORACLES[args.system], "target": args.target,
+    pool = [a for a in read_structures(data / f"{system}-500K.xyz.gz") if a.info["split"] == "train"]
+    test = read_structures(data / f"{system}-300K.xyz.gz") + read_structures(data / f"{system}-600K.xyz.gz")
+    baseline = resolve_baseline(oracle, args.baseline)
+    result = {"system": system, "oracle": oracle, "target": args.target,
               "baseline": baseline, "n_test_frames": len(test),
               "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores", "date": str(date.today())}
     suffix = "" if args.baseline == "auto" else f"-baseline-{baseline or 'none'}"
     suffix += f"-inducing-{args.inducing}" if args.inducing else ""
-    out = HERE / "results" / f"active_learning-{args.system}{suffix}.json"
+    out = HERE / "results" / f"active_learning-{system}{suffix}.json"
     earlier = previous_random(out, baseline) if args.skip_random else []
     if not args.random_only:
         print("active learning", flush=True)
-        result["active"] = run_active(args.system, start, test, args, HERE / "results" / f"active-{args.system}{suffix}")
+        result["active"] = run_active(oracle, start, test, args, HERE / "results" / f"active-{system}{suffix}")
         out.write_text(json.dumps(result, indent=1))  # the active part is kept even if the random curve is stopped
     result["random"] = earlier or run_random(pool, test, args.random_sizes, args.draws, baseline, gp_config(args))
     result["calls_to_reach"] = {}

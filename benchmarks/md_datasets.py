@@ -14,6 +14,7 @@ Sets (issue #5 and #6):
   ethanol-300K, ethanol-600K, aspirin-300K, aspirin-600K
                  150 frames each, same methods, all 'test': independent test frames
 Aspirin's start geometry (benchmarks/data/aspirin-start.xyz) came from RDKit; ethanol's from ASE.
+For any other molecule, :func:`sets_for` gives the same three sets (``active_learning.py --start``).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ INTERVAL = 10
 @dataclass(frozen=True)
 class DatasetSpec:
     name: str
-    molecule: str
+    molecule: str  # "ethanol", "aspirin" or a structure file
     method: str
     temperature_K: float
     frames: int
@@ -61,8 +62,20 @@ SETS = [
 ]
 
 
+def sets_for(name: str, start: Path, method: str) -> list[DatasetSpec]:
+    """A 500 K pool and 300 K and 600 K test sets of any molecule, sized as aspirin's for an xTB
+    method and as ethanol's for DFT (whose labels cost seconds each)."""
+    pool, train = (1500, 1000) if method.endswith("xtb") else (600, 400)
+    return [DatasetSpec(f"{name}-500K", str(start), method, 500.0, pool, train, 11),
+            DatasetSpec(f"{name}-300K", str(start), method, 300.0, 150, 0, 12),
+            DatasetSpec(f"{name}-600K", str(start), method, 600.0, 150, 0, 13)]
+
+
 def start_geometry(name: str):
-    atoms = molecule("CH3CH2OH") if name == "ethanol" else ase.io.read(DATA / "aspirin-start.xyz")
+    if name == "ethanol":
+        atoms = molecule("CH3CH2OH")
+    else:
+        atoms = ase.io.read(DATA / "aspirin-start.xyz" if name == "aspirin" else name)
     atoms.calc = calculator("gfn2-xtb")
     BFGS(atoms, logfile=None).run(fmax=0.01)
     atoms.calc = None
@@ -76,7 +89,7 @@ def sample(spec: DatasetSpec):
     return sample_langevin(equilibrated, xtb, spec.temperature_K, INTERVAL * spec.frames, INTERVAL, seed=spec.seed + 100)
 
 
-def build(spec: DatasetSpec, cache: LabelCache, workers: int) -> Path:
+def build(spec: DatasetSpec, cache: LabelCache, workers: int, folder: Path = DATA) -> Path:
     start = time.perf_counter()
     frames = sample(spec)
     method = parse_method(spec.method, density_fit=spec.method != "gfn2-xtb")
@@ -98,7 +111,7 @@ def build(spec: DatasetSpec, cache: LabelCache, workers: int) -> Path:
         )
     buffer = io.StringIO()
     ase.io.write(buffer, labeled, format="extxyz")
-    path = DATA / f"{spec.name}.xyz.gz"
+    path = folder / f"{spec.name}.xyz.gz"
     path.write_bytes(gzip.compress(buffer.getvalue().encode(), mtime=0))
     print(f"{spec.name}: {len(labeled)} frames ({report.computed} computed) in {time.perf_counter() - start:.0f} s -> {path}", flush=True)
     return path

@@ -89,7 +89,7 @@ def sample(spec: DatasetSpec):
     return sample_langevin(equilibrated, xtb, spec.temperature_K, INTERVAL * spec.frames, INTERVAL, seed=spec.seed + 100)
 
 
-def build(spec: DatasetSpec, cache: LabelCache, workers: int, folder: Path = DATA) -> Path:
+def build(spec: DatasetSpec, cache: LabelCache, workers: int) -> Path:
     start = time.perf_counter()
     frames = sample(spec)
     method = parse_method(spec.method, density_fit=spec.method != "gfn2-xtb")
@@ -111,7 +111,7 @@ def build(spec: DatasetSpec, cache: LabelCache, workers: int, folder: Path = DAT
         )
     buffer = io.StringIO()
     ase.io.write(buffer, labeled, format="extxyz")
-    path = folder / f"{spec.name}.xyz.gz"
+    path = DATA / f"{spec.name}.xyz.gz"
     path.write_bytes(gzip.compress(buffer.getvalue().encode(), mtime=0))
     print(f"{spec.name}: {len(labeled)} frames ({report.computed} computed) in {time.perf_counter() - start:.0f} s -> {path}", flush=True)
     return path

@@ -179,18 +179,22 @@ def canonical_orbitals(mol, orbitals: np.ndarray, labels: np.ndarray) -> np.ndar
         first = mol.intor("int1e_r")
     operator = np.einsum("ij,ijab->ab", GENERIC_QUADRATIC, second) + np.einsum("i,iab->ab", GENERIC_LINEAR, first)
     orbitals = orbitals.copy()
-    start = 0
-    while start < orbitals.shape[1]:
-        stop = start + 1
-        while stop < orbitals.shape[1] and abs(labels[stop] - labels[start]) < DEGENERACY:
-            stop += 1
-        if stop - start > 1:
-            block = orbitals[:, start:stop]
-            _, rotation = np.linalg.eigh(block.T @ operator @ block)
-            orbitals[:, start:stop] = block @ rotation
-        start = stop
+    for block in degenerate_blocks(labels):
+        _, rotation = np.linalg.eigh(orbitals[:, block].T @ operator @ orbitals[:, block])
+        orbitals[:, block] = orbitals[:, block] @ rotation
     largest = orbitals[np.argmax(np.abs(orbitals), axis=0), np.arange(orbitals.shape[1])]
     return orbitals * np.sign(largest)
+
+
+def degenerate_blocks(labels: np.ndarray) -> list[slice]:
+    """The runs of consecutive ``labels`` within ``DEGENERACY`` of their run's first, two or more long."""
+    blocks, start = [], 0
+    for k in range(1, len(labels) + 1):
+        if k == len(labels) or abs(labels[k] - labels[start]) >= DEGENERACY:
+            if k - start > 1:
+                blocks.append(slice(start, k))
+            start = k
+    return blocks
 
 
 def _converged(mean_field, system: System, basis: str):

@@ -7,6 +7,8 @@ import ase.io
 import pytest
 from ase.build import molecule
 
+from esml.qm import calculator
+
 ESML = str(Path(sys.executable).with_name("esml"))
 
 
@@ -53,6 +55,17 @@ def test_label_writes_labels_and_a_rerun_comes_from_the_cache(waters, tmp_path):
     rerun = esml("label", waters, "-m", "hf/sto-3g", "-o", out, "-q")
     assert rerun.returncode == 0 and rerun.stderr == ""
     assert [a.get_potential_energy() for a in ase.io.read(out, ":")] == [a.get_potential_energy() for a in frames]
+
+
+def test_label_runs_a_shipped_learned_functional_by_name(tmp_path):
+    path, out = tmp_path / "h2.xyz", tmp_path / "labeled.xyz"
+    ase.io.write(path, molecule("H2"))
+    run = esml("label", path, "-m", "esml-xc3/sto-3g", "-o", out, "--cache", tmp_path / "labels.sqlite", "-q")
+    assert run.returncode == 0, run.stderr
+    labeled = ase.io.read(out)
+    atoms = molecule("H2")
+    atoms.calc = calculator("esml-xc3/sto-3g")
+    assert labeled.get_potential_energy() == pytest.approx(atoms.get_potential_energy(), abs=1e-6)
 
 
 def test_failed_frames_go_to_a_failures_file_and_exit_nonzero(tmp_path):

@@ -79,13 +79,13 @@ def test_failed_frames_are_reported_and_the_others_kept(rattled_waters, cache, t
     frames[1] = frames[1].copy()
     frames[1].info["multiplicity"] = 2  # 10 electrons cannot be a doublet
     stubborn = molecule("H2O")
-    stubborn.positions[1] += [0, 0, 3.0]  # needs ~10 SCF cycles; the others ~5
+    stubborn.positions[1] += [0, 0, 3.0]  # needs 3 cycles of DIIS + second order; the others 2
     frames.append(stubborn)
-    spec = parse_method("hf/sto-3g", max_scf_cycles=7)
+    spec = parse_method("hf/sto-3g", max_scf_cycles=2)
     labeled, report = label_structures(frames, spec, cache)
     assert [f.index for f in report.failures] == [1, 4]
     assert "multiplicity 2" in report.failures[0].reason
-    assert "frame 4 (H2O): hf/sto-3g SCF did not converge in 7 cycles" == report.failures[1].reason
+    assert report.failures[1].reason.startswith("frame 4 (H2O): hf/sto-3g SCF did not converge in 2 cycles, by DIIS nor then")
     assert [a.info["frame"] for a in labeled] == [0, 2, 3]
     path = tmp_path / "out.failures.jsonl"
     write_failures(path, report.failures)

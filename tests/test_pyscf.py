@@ -98,6 +98,18 @@ def test_unconverged_scf_names_the_structure(water):
         compute(water, parse_method("pbe/sto-3g", max_scf_cycles=1))
 
 
+def test_scf_that_diis_leaves_unconverged_is_finished_by_the_second_order_solver(water):
+    diis_alone = scf.RHF(gto.M(atom=[(int(z), tuple(xyz)) for z, xyz in zip(water.numbers, water.positions)],
+                               basis="sto-3g", verbose=0))
+    diis_alone.max_cycle, diis_alone.conv_tol = 3, 1e-9
+    diis_alone.kernel()
+    assert not diis_alone.converged  # the run below would have failed before the second-order fallback
+    finished = compute(water, parse_method("hf/sto-3g", max_scf_cycles=3))
+    reference = compute(water, parse_method("hf/sto-3g"))
+    assert finished["energy"] == pytest.approx(reference["energy"], abs=1e-6)
+    np.testing.assert_allclose(finished["forces"], reference["forces"], atol=1e-4)
+
+
 def test_unknown_functional_is_a_method_error(water):
     with pytest.raises(MethodError, match="functional 'nosuchxc' is not known"):
         compute(water, parse_method("nosuchxc/sto-3g"))

@@ -15,7 +15,7 @@ def label_command(
     multiplicity: int = typer.Option(None, help="Spin multiplicity 2S+1; default: atoms.info['multiplicity'] or the lowest possible."),
     density_fit: bool = typer.Option(False, "--density-fit", help="Density fitting (RI) for HF and DFT: faster, ~1e-5 eV/atom."),
     dispersion: str = typer.Option(None, help="Empirical dispersion for HF/DFT: d3bj, d3zero, d3bjm, d3zerom, d3op, d4."),
-    max_scf_cycles: int = typer.Option(100, help="SCF iterations before a frame is reported as not converged."),
+    max_scf_cycles: int = typer.Option(100, help="SCF cycles of DIIS, then as many of the second-order solver, before a frame is reported as not converged."),
     forces: bool = typer.Option(True, "--forces/--no-forces", help="Compute forces (analytic gradients)."),
     workers: int = typer.Option(1, "--workers", "-j", min=1, help="Local worker processes; the cores are split among them."),
     scheduler: str = typer.Option(None, help="Dask scheduler address (tcp://HOST:PORT) to run on a cluster instead of local workers."),

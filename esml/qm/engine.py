@@ -79,8 +79,9 @@ def calculator(method: str, charge: int | None = None, multiplicity: int | None 
 
 
 def validate_method(spec: MethodSpec) -> None:
-    """Fail before any work on a method the engine cannot run (an unknown functional)."""
-    if spec.is_dft:
+    """Fail before any work on a method the engine cannot run (an unknown functional); a learned
+    functional's file was found by parse_method already."""
+    if spec.is_dft and not spec.is_learned:
         from esml.qm.pyscf_engine import check_functional
 
         check_functional(spec.name)

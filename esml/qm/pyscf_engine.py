@@ -1,6 +1,7 @@
 """HF, DFT, MP2 and CCSD(T) through PySCF; atomic units stay inside this file.
 
-Restricted or unrestricted follows the multiplicity (singlet: restricted). Analytic
+Restricted or unrestricted follows the multiplicity (singlet: restricted). An SCF that DIIS does
+not converge is continued by PySCF's second-order (Newton) solver before it counts as failed. Analytic
 forces exist for every method here; dipole and Mulliken charges are given for HF and
 DFT, whose density they describe (for MP2/CCSD(T) they would need the relaxed density,
 which esml does not compute, so they are left out rather than reported from HF).
@@ -96,7 +97,13 @@ def run_mean_field(mol, spec: MethodSpec, name: str):
     mean_field.verbose = 0
     mean_field.kernel()
     if not mean_field.converged:
-        raise ConvergenceError(f"{name}: {spec.label} SCF did not converge in {spec.max_scf_cycles} cycles")
+        # DIIS can oscillate between near-degenerate states (open shells, stretched bonds);
+        # PySCF's second-order solver, started where DIIS stopped, usually settles them.
+        mean_field = mean_field.newton()
+        mean_field.kernel(mean_field.make_rdm1())
+    if not mean_field.converged:
+        raise ConvergenceError(f"{name}: {spec.label} SCF did not converge in {spec.max_scf_cycles} cycles, by DIIS "
+                               "nor then by the second-order solver; check the charge and multiplicity, or raise --max-scf-cycles")
     return mean_field
 
 

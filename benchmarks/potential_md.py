@@ -37,7 +37,7 @@ def start_structure(dataset: str):
 
 def frequencies(atoms, calc) -> np.ndarray:
     relaxed = optimise(atoms, calc, fmax=0.001, steps=3000)
-    return harmonic_frequencies(relaxed, calc).vibrational(relaxed)
+    return harmonic_frequencies(relaxed, calc).vibrational
 
 
 def md_run(atoms, calc, settings: MDSettings, trajectory: Path | None = None) -> dict:

@@ -5,6 +5,8 @@ import re
 
 import ase.io
 import numpy as np
+import pytest
+from ase import units
 from ase.build import molecule
 
 from test_cli import assert_one_line_error, esml
@@ -48,8 +50,10 @@ def test_vibrate_and_optimize_with_a_reference_method(tmp_path):
     out = tmp_path / "freq.json"
     run = esml("vibrate", "gfn2-xtb", start, "--json", out)
     assert run.returncode == 0, run.stderr
-    frequencies = json.loads(out.read_text())["frequencies_cm1"]
-    np.testing.assert_allclose(frequencies, [1539, 3642, 3651], atol=3)  # GFN2-xTB's water
+    result = json.loads(out.read_text())
+    np.testing.assert_allclose(result["frequencies_cm1"], [1539, 3642, 3651], atol=3)  # GFN2-xTB's water
+    # ½ Σ hν over the three vibrations alone, not the near-zero translations and rotations
+    assert result["zero_point_energy_eV"] == pytest.approx(0.5 * sum(result["frequencies_cm1"]) * units.invcm, rel=1e-9)
     run = esml("optimize", "gfn2-xtb", start, "--out", tmp_path / "opt.xyz")
     assert run.returncode == 0, run.stderr
     assert np.abs(ase.io.read(tmp_path / "opt.xyz").get_forces()).max() < 0.005

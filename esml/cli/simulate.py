@@ -109,7 +109,7 @@ def vibrate_command(
     if optimize:
         atoms = optimise(atoms, calc, fmax=0.001)
     frequencies = harmonic_frequencies(atoms, calc, displacement)
-    modes = frequencies.vibrational(atoms)
+    modes = frequencies.vibrational
     console.print("frequencies (cm⁻¹): " + " ".join(f"{w:.1f}" for w in modes), highlight=False)
     console.print(f"zero-point energy {frequencies.zero_point_energy:.4f} eV", highlight=False)
     if json_out:

@@ -3,6 +3,7 @@ orientation, position or atom order, the learning curve is reproducible, bad inp
 one line."""
 
 import json
+import re
 
 import ase.io
 import numpy as np
@@ -126,6 +127,9 @@ def test_fit_then_predict_from_the_command_line(qm7_store, tmp_path):
     result = invoke("fit-property", "--dataset", "qm7-400", "--target", "atomization", "--model", "krr-bob",
                     "--n-train", "100", "--db", url, "--out", str(model))
     assert result.exit_code == 0, result.output
+    # the cross-validated and the test MAE in the same unit, and of the same size
+    cv_mae, test_mae = map(float, re.search(r"cross-validated MAE (\S+) kcal/mol; test MAE (\S+) kcal/mol", result.output).groups())
+    assert 0.3 < cv_mae / test_mae < 3
     molecules = tmp_path / "molecules.xyz"
     ase.io.write(molecules, QM7[110:113])
     out = tmp_path / "predicted.json"

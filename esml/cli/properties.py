@@ -51,7 +51,8 @@ def fit_property_command(
     mae = float(abs(predicted - values(test, chosen)).mean() * chosen.factor)
     out = out or Path(f"{dataset}-{target}-{model}-{n_train}.npz")
     save(fitted, out)
-    console.print(f"test MAE {mae:.4g} {chosen.unit} on {len(test)} molecules ({dataset} test split); model: {out}",
+    console.print(f"cross-validated MAE {fitted.cv['best_mae'] * chosen.factor:.4g} {chosen.unit}; "
+                  f"test MAE {mae:.4g} {chosen.unit} on {len(test)} molecules ({dataset} test split); model: {out}",
                   highlight=False)
 
 

@@ -141,10 +141,10 @@ def cross_validate(cv: CrossValidation, y: np.ndarray, config: KRRConfig,
         for l, lam in enumerate(config.lambdas):
             errors[s, l] = np.mean([_fold_mae(matrix, y[cv.molecules], fold, lam) for fold in cv.folds])
     s, l = np.unravel_index(np.argmin(errors), errors.shape)
-    log(f"cross-validation on {len(cv.molecules)} molecules: best MAE {errors[s, l]:.4g} at σ factor "
-        f"{config.sigma_factors[s]}, λ {config.lambdas[l]:g}")
+    # the MAE is left to the caller, which knows the unit the values are reported in
+    log(f"cross-validation on {len(cv.molecules)} molecules chose σ factor {config.sigma_factors[s]}, λ {config.lambdas[l]:g}")
     table = {"sigma_factors": list(config.sigma_factors), "lambdas": list(config.lambdas), "mae": errors.tolist(),
-             "n": int(len(cv.molecules))}
+             "best_mae": float(errors[s, l]), "n": int(len(cv.molecules))}
     return cv.sigmas[s], config.lambdas[l], table
 
 

@@ -36,7 +36,7 @@ class Frequencies:
     @property
     def vibrational(self) -> np.ndarray:
         """The 3N − ``rigid`` modes farthest from zero, ascending: the translations and rotations,
-        which finite differences leave a few cm⁻¹ away from zero, removed."""
+        which finite differences leave near zero but not at it, removed."""
         order = np.argsort(np.abs(self.wavenumbers))
         return np.sort(self.wavenumbers[order[self.rigid:]])
 

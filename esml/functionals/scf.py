@@ -13,6 +13,7 @@ from ase import Atoms
 
 from esml.functionals.model import LearnedXC
 from esml.functionals.numint import learned_kohn_sham
+from esml.qm.pyscf_engine import converge
 
 CONVERGENCE = 1e-9  # Ha
 
@@ -49,10 +50,7 @@ def solve(mol, functional: LearnedXC | str, grid_level: int = 3) -> tuple[object
     mean_field = kohn_sham(mol, functional, grid_level)
     cycles = []
     mean_field.callback = lambda env: cycles.append(1)  # one call per cycle, DIIS or second-order
-    mean_field.kernel()
-    second_order = not mean_field.converged
-    if second_order:
-        mean_field = mean_field.newton()
-        mean_field.kernel(mean_field.make_rdm1())
-    return mean_field, {"converged": bool(mean_field.converged), "second_order": second_order,
+    solved = converge(mean_field)
+    second_order = solved is not mean_field
+    return solved, {"converged": bool(solved.converged), "second_order": second_order,
                         "cycles": len(cycles), "seconds": time.perf_counter() - began}

@@ -95,16 +95,23 @@ def run_mean_field(mol, spec: MethodSpec, name: str):
     mean_field.max_cycle = spec.max_scf_cycles
     mean_field.conv_tol = spec.scf_tolerance
     mean_field.verbose = 0
-    mean_field.kernel()
-    if not mean_field.converged:
-        # DIIS can oscillate between near-degenerate states (open shells, stretched bonds);
-        # PySCF's second-order solver, started where DIIS stopped, usually settles them.
-        mean_field = mean_field.newton()
-        mean_field.kernel(mean_field.make_rdm1())
+    mean_field = converge(mean_field)
     if not mean_field.converged:
         raise ConvergenceError(f"{name}: {spec.label} SCF did not converge in {spec.max_scf_cycles} cycles, by DIIS "
                                "nor then by the second-order solver; check the charge and multiplicity, or raise --max-scf-cycles")
     return mean_field
+
+
+def converge(mean_field):
+    """The SCF run by DIIS and, where that does not converge, on by PySCF's second-order solver
+    from where DIIS stopped (the object returned is then that solver's): DIIS can oscillate between
+    near-degenerate states (open shells, stretched bonds), which the second-order solver settles."""
+    mean_field.kernel()
+    if mean_field.converged:
+        return mean_field
+    second_order = mean_field.newton()
+    second_order.kernel(mean_field.make_rdm1())
+    return second_order
 
 
 def learned_mean_field(mol, spec: MethodSpec):

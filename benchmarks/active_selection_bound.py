@@ -1,6 +1,8 @@
 """How much can the choice of frames alone gain over random frames? (issue #6)
 
-    python benchmarks/active_selection_bound.py            # aspirin, GFN2-xTB labels, 3,000 inducing environments
+    python benchmarks/active_selection_bound.py                 # aspirin, GFN2-xTB labels, 3,000 inducing environments
+    python benchmarks/active_selection_bound.py --score error   # the same choice ranked by the true error
+    python benchmarks/active_selection_bound.py --score error --greedy   # the largest true errors, no farthest points
 
 ``esml learn`` chooses among the frames its walkers pass through, with a model that is still
 learning how to move. Here the same choice (``esml.active.loop.choose``: the most uncertain quarter,
@@ -11,6 +13,12 @@ the loop. Beside it, in the same run, random frames from the same pool at the sa
 fit the same GP (``--inducing``) and are scored on the same 300 K + 600 K test frames as
 ``benchmarks/active_learning.py``. Writes benchmarks/results/active_selection_bound-aspirin.json
 and .png (both learning curves).
+
+``--score error`` ranks the pool by each frame's true mean force error instead of the GP's σ:
+the choice a perfect uncertainty would make, which bounds what any better uncertainty could give.
+Its results go to active_selection_bound-aspirin-error.{json,png}. ``--greedy`` takes the
+highest-ranked frames of the pool as they come, without the farthest-point step (``-greedy`` in
+the file names).
 """
 
 from __future__ import annotations
@@ -50,6 +58,14 @@ def mean_force_sigma(model, frames) -> np.ndarray:
     return np.array(sigmas)
 
 
+def mean_force_error(model, frames) -> np.ndarray:
+    return np.array([np.abs(test_errors(model, [frame])[0]).mean() for frame in frames])
+
+
+SCORES = {"sigma": (mean_force_sigma, "chosen by GP σ + farthest points"),
+          "error": (mean_force_error, "chosen by true error + farthest points")}
+
+
 def plot(result: dict, path: Path) -> None:
     import matplotlib
 
@@ -57,7 +73,8 @@ def plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(5, 4))
-    for key, label in (("selected", "chosen by GP σ + farthest points"), ("random", "random")):
+    chosen_label = SCORES[result["score"]][1].replace(" + farthest points", "") if result["greedy"] else SCORES[result["score"]][1]
+    for key, label in (("selected", chosen_label), ("random", "random")):
         points = result[key]
         axis.plot([p["frames"] for p in points], [1000 * p["force_mae"] for p in points], marker="o", label=label)
     axis.set_xscale("log")
@@ -77,11 +94,15 @@ def main() -> None:
     parser.add_argument("--start", type=int, default=8, help="Random frames before the first choice.")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--budget", type=int, default=136, help="Frames in all (1/3 of the 400 random frames that reach 50 meV/Å).")
+    parser.add_argument("--score", choices=sorted(SCORES), default="sigma",
+                        help="Rank the pool by the GP's mean force σ, or by the true mean force error (a perfect uncertainty).")
+    parser.add_argument("--greedy", action="store_true", help="Take the highest-ranked frames, without farthest-point sampling.")
     args = parser.parse_args()
     data = HERE / "data"
     pool = [a for a in read_structures(data / "aspirin-500K.xyz.gz") if a.info["split"] == "train"]
     test = read_structures(data / "aspirin-300K.xyz.gz") + read_structures(data / "aspirin-600K.xyz.gz")
     species = sorted({int(z) for z in pool[0].numbers})
+    score = SCORES[args.score][0]
     gp, descriptors = GPConfig(max_inducing=args.inducing), DescriptorCache(species)
 
     def fit(frames):  # on the pool's own GFN2-xTB labels, no baseline: as active_learning.py for aspirin
@@ -99,23 +120,27 @@ def main() -> None:
             break
         taken = set(chosen)
         rest = [k for k in range(len(pool)) if k not in taken]
-        visits = [Visit(pool[k], 0, 500.0, float(s)) for k, s in zip(rest, mean_force_sigma(model, [pool[k] for k in rest]))]
+        visits = [Visit(pool[k], 0, 500.0, float(s)) for k, s in zip(rest, score(model, [pool[k] for k in rest]))]
         index_of = {id(visit): k for visit, k in zip(visits, rest)}
-        covered = structure_features([pool[k] for k in chosen], species)
-        # an infinite threshold: none is "over" it, so choose takes the most uncertain quarter
-        picks = choose(visits, np.inf, min(args.batch, args.budget - len(chosen)), covered, species)
+        count = min(args.batch, args.budget - len(chosen))
+        if args.greedy:
+            picks = sorted(visits, key=lambda visit: -visit.score)[:count]
+        else:  # an infinite threshold: none is "over" it, so choose takes the most uncertain quarter
+            covered = structure_features([pool[k] for k in chosen], species)
+            picks = choose(visits, np.inf, count, covered, species)
         chosen += [index_of[id(visit)] for visit in picks]
     selection_seconds = time.perf_counter() - began
     for size in [point["frames"] for point in selected]:
         frames = [pool[k] for k in np.random.default_rng(size).choice(len(pool), size, replace=False)]
         random_curve.append({"frames": size, "force_mae": force_mae(fit(frames), test)})
         print(f"random {size}: test force MAE {1000 * random_curve[-1]['force_mae']:.1f} meV/Å", flush=True)
-    result = {"benchmark": "active_selection_bound", "system": "aspirin", "oracle": "gfn2-xtb", "inducing": args.inducing,
+    suffix = ("" if args.score == "sigma" else f" --score {args.score}") + (" --greedy" if args.greedy else "")
+    result = {"benchmark": "active_selection_bound", "system": "aspirin", "oracle": "gfn2-xtb", "score": args.score, "greedy": args.greedy, "inducing": args.inducing,
               "batch": args.batch, "pool_frames": len(pool), "n_test_frames": len(test), "selected": selected,
               "random": random_curve, "selection_seconds": round(selection_seconds, 1),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": str(date.today()),
-              "command": "python benchmarks/active_selection_bound.py"}
-    out = HERE / "results" / "active_selection_bound-aspirin.json"
+              "command": f"python benchmarks/active_selection_bound.py{suffix}"}
+    out = HERE / "results" / f"active_selection_bound-aspirin{suffix.replace(' --score ', '-').replace(' --', '-')}.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
     plot(result, out.with_suffix(".png"))
     print(f"wrote {out} and its .png")

@@ -1,7 +1,7 @@
 """Accuracy at equal training time: esml's ANI and PaiNN against TorchANI and MACE-small, same split.
 
     python benchmarks/potential_accuracy.py [--dataset aspirin-500K] [--minutes 10] [--threads 2]
-                                            [--models esml-ani esml-painn torchani mace]
+                                            [--models esml-ani esml-painn torchani mace] [--lr-patience 25]
 
 The dataset (benchmarks/data/NAME.xyz.gz, made by md_datasets.py) holds 1000 'train' and 500
 'test' frames; 50 of the training frames are held out for validation with seed 0, exactly as
@@ -35,8 +35,9 @@ HERE = Path(__file__).parent
 MODELS = ("esml-ani", "esml-painn", "torchani", "mace")
 
 
-def train_esml(kind: str, splits, minutes: float, out: Path, options: dict) -> dict:
-    config = TrainConfig(learning_rate=FAMILY_LEARNING_RATES[kind], max_epochs=100000, max_minutes=minutes, patience=100000)
+def train_esml(kind: str, splits, minutes: float, out: Path, options: dict, lr_patience: int) -> dict:
+    config = TrainConfig(learning_rate=FAMILY_LEARNING_RATES[kind], max_epochs=100000, max_minutes=minutes, patience=100000,
+                         lr_patience=lr_patience)
     start = time.perf_counter()
     result = train_potential(kind, splits, out, config, options)
     return {"model": f"esml-{kind}", "options": options, "epochs": result.epochs, "train_seconds": time.perf_counter() - start,
@@ -50,6 +51,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--models", nargs="*", choices=MODELS, default=list(MODELS))
     parser.add_argument("--option", action="append", default=[], help="KEY=JSON model option for esml's models, e.g. features=64.")
+    parser.add_argument("--lr-patience", type=int, default=TrainConfig.lr_patience,
+                        help="Epochs without improvement before esml's learning rate is halved.")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     out = args.out or HERE / "results" / f"potential_accuracy-{args.dataset}.json"
@@ -65,9 +68,11 @@ def main() -> None:
             if model.startswith("esml-"):
                 kind = model.removeprefix("esml-")
                 options = {key: json.loads(value) for key, _, value in (o.partition("=") for o in args.option)}
-                suffix = "".join(f"-{key}{value}" for key, value in options.items())
+                settings = {**options, **({"lr_patience": args.lr_patience} if args.lr_patience != TrainConfig.lr_patience else {})}
+                suffix = "".join(f"-{key}{value}" for key, value in settings.items())
                 model = model + suffix
-                results[model] = train_esml(kind, splits, args.minutes, HERE / "results" / "models" / f"{args.dataset}-{kind}{suffix}.pt", options)
+                results[model] = train_esml(kind, splits, args.minutes, HERE / "results" / "models" / f"{args.dataset}-{kind}{suffix}.pt", options,
+                                            args.lr_patience)
             else:
                 script = {"torchani": "torchani_train.py", "mace": "mace_train.py"}[model]
                 answer = Path(folder) / f"{model}.json"

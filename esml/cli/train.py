@@ -25,7 +25,8 @@ def train_command(
     learning_rate: float = typer.Option(None, "--lr", help="Initial AdamW step; default 1e-3 (ani), 5e-4 (equivariant)."),
     energy_weight: float = typer.Option(1.0, help="Weight of the energy-per-atom MSE."),
     force_weight: float = typer.Option(10.0, help="Weight of the force MSE; 0 trains on energies only."),
-    patience: int = typer.Option(40, help="Stop after this many epochs without a better validation loss."),
+    patience: int = typer.Option(100, help="Stop after this many epochs without a better validation loss."),
+    lr_patience: int = typer.Option(25, "--lr-patience", min=1, help="Halve the learning rate after this many epochs without improvement."),
     valid_fraction: float = typer.Option(0.05, help="Share of training frames held out for validation when the data has no 'valid' split."),
     max_minutes: float = typer.Option(None, help="Wall-clock budget; the best model so far is kept."),
     seed: int = typer.Option(0),
@@ -52,7 +53,7 @@ def train_command(
     config = TrainConfig(
         energy_weight=energy_weight, force_weight=force_weight,
         learning_rate=learning_rate or FAMILY_LEARNING_RATES[kind], batch_size=batch_size, max_epochs=epochs,
-        patience=patience, max_minutes=max_minutes, seed=seed,
+        patience=patience, lr_patience=lr_patience, max_minutes=max_minutes, seed=seed,
     )
     if not quiet:
         console.print(f"{kind}: {len(splits.train)} training, {len(splits.valid)} validation, {len(splits.test)} test frames", highlight=False)

@@ -34,8 +34,10 @@ class TrainConfig:
     weight_decay: float = 1e-6  # AdamW's decoupled weight decay
     batch_size: int = 8  # structures per optimiser step
     max_epochs: int = 1000  # hard limit on passes over the training set
-    patience: int = 40  # epochs without a better validation loss before stopping
-    lr_patience: int = 10  # epochs without improvement before the learning rate is halved
+    patience: int = 100  # epochs without a better validation loss before stopping
+    # epochs without improvement before the learning rate is halved; small validation sets are
+    # noisy, and halving after 10 reached the floor early (ethanol: 23.6 → 18.8 meV/Å with 25)
+    lr_patience: int = 25
     min_learning_rate: float = 1e-5  # training stops once the schedule would go below this
     max_minutes: float | None = None  # wall-clock budget; the best weights so far are kept
     seed: int = 0  # initial weights and shuffling

@@ -134,13 +134,14 @@ def main() -> None:
         frames = [pool[k] for k in np.random.default_rng(size).choice(len(pool), size, replace=False)]
         random_curve.append({"frames": size, "force_mae": force_mae(fit(frames), test)})
         print(f"random {size}: test force MAE {1000 * random_curve[-1]['force_mae']:.1f} meV/Å", flush=True)
-    suffix = ("" if args.score == "sigma" else f" --score {args.score}") + (" --greedy" if args.greedy else "")
+    flags = ([f"--score {args.score}"] if args.score != "sigma" else []) + (["--greedy"] if args.greedy else [])
+    name = "-".join(["active_selection_bound-aspirin", *(flag.split()[-1].lstrip("-") for flag in flags)])
     result = {"benchmark": "active_selection_bound", "system": "aspirin", "oracle": "gfn2-xtb", "score": args.score, "greedy": args.greedy, "inducing": args.inducing,
               "batch": args.batch, "pool_frames": len(pool), "n_test_frames": len(test), "selected": selected,
               "random": random_curve, "selection_seconds": round(selection_seconds, 1),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": str(date.today()),
-              "command": f"python benchmarks/active_selection_bound.py{suffix}"}
-    out = HERE / "results" / f"active_selection_bound-aspirin{suffix.replace(' --score ', '-').replace(' --', '-')}.json"
+              "command": " ".join(["python benchmarks/active_selection_bound.py", *flags])}
+    out = HERE / "results" / f"{name}.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
     plot(result, out.with_suffix(".png"))
     print(f"wrote {out} and its .png")

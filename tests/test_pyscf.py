@@ -99,8 +99,7 @@ def test_unconverged_scf_names_the_structure(water):
 
 
 def test_scf_that_diis_leaves_unconverged_is_finished_by_the_second_order_solver(water):
-    diis_alone = scf.RHF(gto.M(atom=[(int(z), tuple(xyz)) for z, xyz in zip(water.numbers, water.positions)],
-                               basis="sto-3g", verbose=0))
+    diis_alone = scf.RHF(direct_molecule(water, "sto-3g"))
     diis_alone.max_cycle, diis_alone.conv_tol = 3, 1e-9
     diis_alone.kernel()
     assert not diis_alone.converged  # the run below would have failed before the second-order fallback

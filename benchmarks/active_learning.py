@@ -103,8 +103,10 @@ def run_active(oracle: str, start, test, args, run_dir: Path) -> dict:
     seconds = time.perf_counter() - clock
     # the calls behind each round's model: seed + everything labeled before that round's fit
     calls_at_fit = [state.config["n_seed"]] + [row["oracle_calls"] + row.get("labels", {}).get("sent", 0) for row in state.rounds[:-1]]
-    for point, calls in zip(curve, calls_at_fit):
+    for point, calls, row in zip(curve, calls_at_fit, state.rounds):
         point["oracle_calls"] = calls
+        # what the loop itself believed of the same model, beside the independent test frames
+        point["validation_force_mae"] = row.get("validation", {}).get("force_mae")
     # the saved model: refitted on training + validation frames, i.e. on every oracle call
     metadata = model_metadata(run_dir / "model.pt")
     scale = metadata["calibration_scale"] or 1.0

@@ -25,8 +25,9 @@ from esml.qm.cache import LabelCache
 
 from test_cli import assert_one_line_error, esml
 
+# walks of 30 fs: a 10 fs warm-up leaves the validation frames something to be drawn from
 TINY = LearnConfig(oracle="gfn2-xtb", budget=24, temperatures=(300.0,), walkers_per_temperature=2,
-                   walk=WalkSettings(steps=60), batch_size=4, n_seed=3, n_validation=4)
+                   walk=WalkSettings(steps=60, equilibration_fs=10.0), batch_size=4, n_seed=3, n_validation=4)
 
 
 def cache_rows(path: Path) -> int:
@@ -178,6 +179,46 @@ def test_html_report_renders_in_headless_chromium_with_its_plots(tmp_path):
     shot = tmp_path / "page.png"
     subprocess.run([*browser, f"--screenshot={shot}", "--window-size=1000,900", page], capture_output=True, timeout=120)
     assert shot.stat().st_size > 10_000
+
+
+def test_a_walker_sent_back_to_its_start_draws_momenta_again_and_counts_its_warm_up(ethanol_frames):
+    from ase.optimize import BFGS
+    from ase.units import kB
+
+    from esml.active.walkers import explore, start_walkers
+    from esml.calculator import PotentialCalculator
+    from esml.simulate.dynamics import bonds
+    from esml.training.gp import GPConfig, fit_gaussian_process
+
+    calculator = PotentialCalculator(fit_gaussian_process(ethanol_frames[:20], GPConfig(length_scales=(8.0,))))
+    start = molecule("CH3CH2OH")
+    start.calc = calculator
+    BFGS(start, logfile=None).run(fmax=0.01)  # at the model's minimum, a walker at rest stays at rest
+    walker = start_walkers(start, [300.0], 1)[0]
+    settings = WalkSettings(steps=4, interval=1, equilibration_fs=1.0)  # a frame every 0.5 fs
+    walk = lambda threshold, runaway: explore(walker, calculator, settings, 0, lambda sigma: float(sigma.mean()),
+                                              threshold, runaway, bonds(start))
+    assert walk(threshold=0.0, runaway=0.0).ran_away  # nothing trusted: back to the start, at rest
+    assert walker.warm_fs == 0.0 and not walker.atoms.get_momenta().any()
+    visits = walk(threshold=1e9, runaway=1e9).visits
+    assert walker.warm_fs == 2.0 and [v.equilibrated for v in visits] == [False, True, True, True]
+    # one step after fresh 300 K momenta; from rest it would be a few kelvin
+    assert visits[0].atoms.get_kinetic_energy() / (1.5 * kB * len(start)) > 150.0
+
+
+def test_a_run_saved_before_walkers_counted_their_warm_up_still_resumes(tmp_path):
+    from esml.active import run_files
+    from esml.active.walkers import start_walkers
+
+    state = run_files.RunState(config=TINY.to_json(), species=[1, 6, 8])
+    state.walkers = start_walkers(molecule("CH3CH2OH"), [300.0, 600.0], 1)
+    run_files.save_state(tmp_path, state)
+    saved = json.loads((tmp_path / "state.json").read_text())
+    saved["walkers"] = [{"index": 0, "temperature_K": 300.0, "thermalised": True},
+                        {"index": 1, "temperature_K": 600.0, "thermalised": False}]
+    (tmp_path / "state.json").write_text(json.dumps(saved))
+    warm, cold = run_files.load_state(tmp_path).walkers
+    assert warm.warm_fs >= TINY.walk.equilibration_fs and cold.warm_fs == 0.0
 
 
 def test_a_torn_or_squeezed_molecule_is_recognised_as_broken():

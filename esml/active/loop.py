@@ -9,9 +9,11 @@ themselves (farthest-point sampling in descriptor space, away from what is alrea
 repeat until the target or the budget is reached. The threshold is the target itself, read
 through the calibration, so there is nothing to tune by hand.
 
-The validation frames are drawn once, at random, from the model's own MD: in the first round in
-which no walker runs away (or, at the latest, once a quarter of the budget is spent) and the
-walkers pass through twice as many frames as the validation set needs.
+The validation frames are drawn once, at random, from the model's own equilibrated MD (frames
+from a walker's warm-up after its momenta were drawn are left out: they are colder than the
+temperature asked for): in the first round in which no walker runs away (or, at the latest, once
+a quarter of the budget is spent) and the walkers pass through twice as many such frames as the
+validation set needs.
 Drawn earlier, from the MD of a model that still lets molecules distort wildly, they would hold
 frames the later, better model never visits, and the validation error would stall on them. They
 are labeled by the oracle and count towards the budget like every other call. Until then σ is
@@ -258,7 +260,8 @@ class ActiveLearner:
         score = self.calibrate(calculator, row)
         threshold = config.target_force_mae
         visits, ran_away = self.explore(calculator, score, index, threshold)
-        steady = [v for v in visits if not v.stopped]
+        # validation frames stand for the walkers' thermal MD: none from a warm-up, none where a walker ran away
+        steady = [v for v in visits if v.equilibrated and not v.stopped]
         room = min(config.n_validation, config.budget - self.oracle.calls)
         # a run whose walkers keep running away still needs a calibration: at the latest once a
         # quarter of the budget is spent, whatever the walkers did

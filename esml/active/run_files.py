@@ -68,7 +68,8 @@ def save_state(run_dir: Path, state: RunState) -> None:
     scalars = {key: getattr(state, key) for key in (
         "config", "species", "db", "status", "pending_reason", "rounds", "oracle_calls", "oracle_computed",
         "wall_seconds", "failures", "calculation_ids")}
-    scalars["walkers"] = [{"index": w.index, "temperature_K": w.temperature_K, "thermalised": w.thermalised} for w in state.walkers]
+    scalars["walkers"] = [{"index": w.index, "temperature_K": w.temperature_K, "warm_fs": w.warm_fs,
+                          "trusted_warm_fs": w.trusted_warm_fs} for w in state.walkers]
     _write_text(run_dir / STATE, json.dumps(scalars, indent=1))
 
 
@@ -82,8 +83,16 @@ def load_state(run_dir: Path) -> RunState:
     for name in FRAME_FILES:
         setattr(state, name, _read_frames(run_dir / f"{name}.xyz"))
     positions, trusted = _read_frames(run_dir / "walkers.xyz"), _read_frames(run_dir / "trusted.xyz")
-    state.walkers = [Walker(m["index"], m["temperature_K"], a, t, m["thermalised"]) for m, a, t in zip(walkers_meta, positions, trusted)]
+    state.walkers = [Walker(m["index"], m["temperature_K"], a, t, *_warm_times(m)) for m, a, t in zip(walkers_meta, positions, trusted)]
     return state
+
+
+def _warm_times(meta: dict) -> tuple[float, float]:
+    """A walker's (warm_fs, trusted_warm_fs); runs saved before these existed said only whether
+    the walker had drawn its momenta, which then counts as warm long ago."""
+    if "warm_fs" in meta:
+        return meta["warm_fs"], meta["trusted_warm_fs"]
+    return (1e9 if meta["thermalised"] else 0.0), 0.0
 
 
 def record_in_store(state: RunState, labeled: list[Atoms], run_dir: Path) -> None:

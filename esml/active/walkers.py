@@ -9,6 +9,13 @@ data a GP's σ saturates at its prior, so σ alone cannot flag a molecule torn a
 frame (forces of hundreds of eV/Å) would only teach the model about wreckage. The next round
 restarts the walker from its last trusted frame, the last one whose score was under the
 selection threshold.
+
+A walker at rest (at the start, or sent back to it because no frame of its own was trusted yet)
+draws its momenta at its temperature. From a minimum, equipartition then leaves it at about half
+that temperature until the thermostat has fed it the rest, which takes about two relaxation times
+(1/friction; 200 fs at the default friction). Frames from that warm-up are cold; each visit records
+how long its walker has run since its momenta were drawn, so that the validation frames can be
+drawn from equilibrated MD only.
 """
 
 from __future__ import annotations
@@ -29,25 +36,30 @@ from esml.errors import StructureError
 
 @dataclass
 class Walker:
-    """``atoms`` carries positions and momenta; ``trusted`` is where a runaway walker restarts."""
+    """``atoms`` carries positions and momenta; ``trusted`` is where a runaway walker restarts.
+    ``warm_fs`` is the MD time since the walker's momenta were drawn (0: at rest, draw them);
+    ``trusted_warm_fs`` the same at the trusted frame."""
 
     index: int
     temperature_K: float
     atoms: Atoms
     trusted: Atoms
-    thermalised: bool = False
+    warm_fs: float = 0.0
+    trusted_warm_fs: float = 0.0
 
 
 @dataclass(frozen=True)
 class Visit:
     """A frame a walker passed through, with the model's score there (expected force MAE, eV/Å);
-    ``stopped`` marks the frame where a runaway walker was stopped."""
+    ``stopped`` marks the frame where a runaway walker was stopped; ``equilibrated`` that its
+    walker had run at least ``WalkSettings.equilibration_fs`` since its momenta were drawn."""
 
     atoms: Atoms
     walker: int
     temperature_K: float
     score: float
     stopped: bool = False
+    equilibrated: bool = True
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,7 @@ class WalkSettings:
     interval: int = 10
     timestep_fs: float = 0.5
     friction_per_fs: float = 0.01
+    equilibration_fs: float = 200.0  # two relaxation times of the thermostat (1/friction)
 
 
 @dataclass
@@ -100,7 +113,7 @@ def explore(walker: Walker, calculator: Calculator, settings: WalkSettings, seed
     atoms = walker.atoms.copy()
     atoms.set_constraint(FixCom())  # ASE's way to keep the centre of mass at rest under Langevin
     atoms.calc = calculator
-    if not walker.thermalised:
+    if walker.warm_fs == 0.0:
         thermalize_momenta(atoms, walker.temperature_K, rng=rng)
         Stationary(atoms)
         if not atoms.pbc.any():  # a periodic cell has no rotation to remove
@@ -116,15 +129,19 @@ def explore(walker: Walker, calculator: Calculator, settings: WalkSettings, seed
             value = np.inf
         if on_steps:
             on_steps(settings.interval)
+        walker.warm_fs += settings.interval * settings.timestep_fs
         frame = snapshot(atoms)
+        equilibrated = walker.warm_fs >= settings.equilibration_fs
         if not np.isfinite(value) or value > runaway:
             walk.ran_away = True
             if np.isfinite(value):
-                walk.visits.append(Visit(frame, walker.index, walker.temperature_K, float(value), stopped=True))
+                walk.visits.append(Visit(frame, walker.index, walker.temperature_K, float(value), True, equilibrated))
             break
-        walk.visits.append(Visit(frame, walker.index, walker.temperature_K, float(value)))
+        walk.visits.append(Visit(frame, walker.index, walker.temperature_K, float(value), False, equilibrated))
         if value <= threshold:
-            walker.trusted = frame
-    walker.atoms = walker.trusted.copy() if walk.ran_away else snapshot(atoms)
-    walker.thermalised = True
+            walker.trusted, walker.trusted_warm_fs = frame, walker.warm_fs
+    if walk.ran_away:
+        walker.atoms, walker.warm_fs = walker.trusted.copy(), walker.trusted_warm_fs
+    else:
+        walker.atoms = snapshot(atoms)
     return walk

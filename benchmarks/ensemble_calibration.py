@@ -25,7 +25,7 @@ from esml.potentials import load
 from esml.potentials.base import predict
 from esml.structures import read_structures
 from esml.training.data import GraphSet, split_frames
-from esml.training.loop import TrainConfig
+from esml.training.config import TrainConfig
 from esml.training.run import train_ensemble
 
 HERE = Path(__file__).parent

@@ -36,7 +36,7 @@ from esml.qm.cache import LabelCache
 from esml.qm.label import label_structures
 from esml.qm.methods import parse_method
 from esml.training.data import Splits
-from esml.training.loop import TrainConfig
+from esml.training.config import TrainConfig
 from esml.training.run import train_potential
 
 RESULTS = Path("benchmarks/results")

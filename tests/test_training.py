@@ -8,7 +8,7 @@ from ase.build import molecule
 from esml.errors import EsmlError
 from esml.potentials import load
 from esml.training.data import split_frames
-from esml.training.loop import TrainConfig
+from esml.training.config import TrainConfig
 from esml.training.run import train_ensemble, train_potential
 
 TINY = {"ani": {"hidden": {1: [16, 8], 6: [16, 8], 8: [16, 8]}}, "painn": {"features": 16, "layers": 2}}
@@ -80,14 +80,3 @@ def test_bad_training_data_is_refused_with_a_clear_message(ethanol_frames, tmp_p
         train_potential("ani", splits_of(energy_only), tmp_path / "m.pt", TrainConfig(max_epochs=1), TINY["ani"])
     result = train_potential("ani", splits_of(energy_only), tmp_path / "m.pt", TrainConfig(max_epochs=1, force_weight=0), TINY["ani"])
     assert "force_mae" not in result.valid and np.isfinite(result.valid["energy_mae"])
-
-
-def test_esml_train_defaults_are_the_training_defaults():
-    # the command line repeats them as literals, so that `esml --help` starts without torch
-    import inspect
-
-    from esml.cli.train import train_command
-
-    options = inspect.signature(train_command).parameters
-    for name in ("patience", "lr_patience", "batch_size"):
-        assert options[name].default.default == getattr(TrainConfig, name), name

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from esml.errors import EsmlError
+from esml.training.config import TrainConfig
 
 MODEL_ALIASES = {"ani": "ani", "painn": "painn", "equivariant": "painn", "cgcnn": "cgcnn"}
 
@@ -20,16 +21,16 @@ def train_command(
     dataset: str = typer.Option(None, "--dataset", help="A store dataset with stored train/valid/test splits."),
     out: Path = typer.Option(Path("model.pt"), "--out", "-o", help="Where the model goes; OUT.ckpt is the checkpoint."),
     ensemble: int = typer.Option(1, "--ensemble", min=1, help="Members trained in parallel processes (seeds seed, seed+1, ...)."),
-    epochs: int = typer.Option(1000, "--epochs", min=1, help="Most passes over the training frames."),
-    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    epochs: int = typer.Option(TrainConfig.max_epochs, "--epochs", min=1, help="Most passes over the training frames."),
+    batch_size: int = typer.Option(TrainConfig.batch_size, "--batch-size", min=1),
     learning_rate: float = typer.Option(None, "--lr", help="Initial AdamW step; default 1e-3 (ani), 5e-4 (equivariant)."),
-    energy_weight: float = typer.Option(1.0, help="Weight of the energy-per-atom MSE."),
-    force_weight: float = typer.Option(10.0, help="Weight of the force MSE; 0 trains on energies only."),
-    patience: int = typer.Option(100, help="Stop after this many epochs without a better validation loss."),
-    lr_patience: int = typer.Option(25, "--lr-patience", min=1, help="Halve the learning rate after this many epochs without improvement."),
+    energy_weight: float = typer.Option(TrainConfig.energy_weight, help="Weight of the energy-per-atom MSE."),
+    force_weight: float = typer.Option(TrainConfig.force_weight, help="Weight of the force MSE; 0 trains on energies only."),
+    patience: int = typer.Option(TrainConfig.patience, help="Stop after this many epochs without a better validation loss."),
+    lr_patience: int = typer.Option(TrainConfig.lr_patience, "--lr-patience", min=1, help="Halve the learning rate after this many epochs without improvement."),
     valid_fraction: float = typer.Option(0.05, help="Share of training frames held out for validation when the data has no 'valid' split."),
     max_minutes: float = typer.Option(None, help="Wall-clock budget; the best model so far is kept."),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(TrainConfig.seed),
     option: list[str] = typer.Option([], "--option", help="Model setting KEY=VALUE, e.g. features=64 layers=2 (equivariant) or hidden='{\"1\": [64, 32]}' (ani)."),
     threads: int = typer.Option(None, help="Torch threads (default: all cores)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT.ckpt after an interruption."),
@@ -40,7 +41,6 @@ def train_command(
 
     from esml.cli.report import console, live_progress
     from esml.potentials.files import FAMILIES
-    from esml.training.loop import TrainConfig
     from esml.training.run import FAMILY_LEARNING_RATES, train_ensemble, train_potential
 
     kind = MODEL_ALIASES.get(model.lower())

@@ -14,7 +14,8 @@ import torch
 from esml.potentials.base import Potential
 from esml.potentials.files import FAMILIES, load, save
 from esml.training.data import GraphSet, Splits, check_labels, fit_self_energies, force_scale
-from esml.training.loop import EpochLog, TrainConfig, evaluate_set, fit
+from esml.training.config import TrainConfig
+from esml.training.loop import EpochLog, evaluate_set, fit
 
 #: Family defaults that differ from TrainConfig's: PaiNN wants a smaller step.
 FAMILY_LEARNING_RATES = {"ani": 1e-3, "painn": 5e-4, "cgcnn": 1e-3}

@@ -135,9 +135,10 @@ def explore(walker: Walker, calculator: Calculator, settings: WalkSettings, seed
         if not np.isfinite(value) or value > runaway:
             walk.ran_away = True
             if np.isfinite(value):
-                walk.visits.append(Visit(frame, walker.index, walker.temperature_K, float(value), True, equilibrated))
+                walk.visits.append(Visit(frame, walker.index, walker.temperature_K, float(value), stopped=True,
+                                         equilibrated=equilibrated))
             break
-        walk.visits.append(Visit(frame, walker.index, walker.temperature_K, float(value), False, equilibrated))
+        walk.visits.append(Visit(frame, walker.index, walker.temperature_K, float(value), equilibrated=equilibrated))
         if value <= threshold:
             walker.trusted, walker.trusted_warm_fs = frame, walker.warm_fs
     if walk.ran_away:

@@ -72,7 +72,7 @@ def test_auto_baseline_is_xtb_under_dft_and_none_under_xtb():
 
 def test_the_loop_learns_on_a_baseline_and_saves_the_sum(tmp_path):
     config = LearnConfig(oracle="gfn2-xtb", baseline="gfn1-xtb", budget=12, temperatures=(300.0,), walkers_per_temperature=2,
-                         walk=WalkSettings(steps=40, equilibration_fs=10.0), batch_size=4, n_seed=3, n_validation=4)
+                         walk=WalkSettings(steps=60, equilibration_fs=10.0), batch_size=4, n_seed=3, n_validation=4)
     learner = ActiveLearner(tmp_path / "run", config, LabelCache(tmp_path / "labels.sqlite"))
     learner.start(molecule("CH3CH2OH"))
     state = learner.run()

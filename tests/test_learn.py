@@ -25,9 +25,11 @@ from esml.qm.cache import LabelCache
 
 from test_cli import assert_one_line_error, esml
 
-# walks of 30 fs: a 10 fs warm-up leaves the validation frames something to be drawn from
+# walks of 30 fs after a 10 fs warm-up; on a model of a few frames the walkers would run away
+# within a few steps at the default 4× the target, leaving too few frames to draw validation from
 TINY = LearnConfig(oracle="gfn2-xtb", budget=24, temperatures=(300.0,), walkers_per_temperature=2,
-                   walk=WalkSettings(steps=60, equilibration_fs=10.0), batch_size=4, n_seed=3, n_validation=4)
+                   walk=WalkSettings(steps=60, equilibration_fs=10.0), batch_size=4, n_seed=3, n_validation=4,
+                   runaway_factor=10.0)
 
 
 def cache_rows(path: Path) -> int:

@@ -62,8 +62,7 @@ def mean_force_error(model, frames) -> np.ndarray:
     return np.array([np.abs(test_errors(model, [frame])[0]).mean() for frame in frames])
 
 
-SCORES = {"sigma": (mean_force_sigma, "chosen by GP σ + farthest points"),
-          "error": (mean_force_error, "chosen by true error + farthest points")}
+SCORES = {"sigma": (mean_force_sigma, "GP σ"), "error": (mean_force_error, "true error")}
 
 
 def plot(result: dict, path: Path) -> None:
@@ -73,7 +72,7 @@ def plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(5, 4))
-    chosen_label = SCORES[result["score"]][1].replace(" + farthest points", "") if result["greedy"] else SCORES[result["score"]][1]
+    chosen_label = f"chosen by {SCORES[result['score']][1]}" + ("" if result["greedy"] else " + farthest points")
     for key, label in (("selected", chosen_label), ("random", "random")):
         points = result[key]
         axis.plot([p["frames"] for p in points], [1000 * p["force_mae"] for p in points], marker="o", label=label)
@@ -134,8 +133,9 @@ def main() -> None:
         frames = [pool[k] for k in np.random.default_rng(size).choice(len(pool), size, replace=False)]
         random_curve.append({"frames": size, "force_mae": force_mae(fit(frames), test)})
         print(f"random {size}: test force MAE {1000 * random_curve[-1]['force_mae']:.1f} meV/Å", flush=True)
-    flags = ([f"--score {args.score}"] if args.score != "sigma" else []) + (["--greedy"] if args.greedy else [])
-    name = "-".join(["active_selection_bound-aspirin", *(flag.split()[-1].lstrip("-") for flag in flags)])
+    variant = ([args.score] if args.score != "sigma" else []) + (["greedy"] if args.greedy else [])
+    flags = [f"--score {args.score}"] * (args.score != "sigma") + ["--greedy"] * args.greedy
+    name = "-".join(["active_selection_bound-aspirin", *variant])
     result = {"benchmark": "active_selection_bound", "system": "aspirin", "oracle": "gfn2-xtb", "score": args.score, "greedy": args.greedy, "inducing": args.inducing,
               "batch": args.batch, "pool_frames": len(pool), "n_test_frames": len(test), "selected": selected,
               "random": random_curve, "selection_seconds": round(selection_seconds, 1),

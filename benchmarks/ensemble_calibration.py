@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from esml.active.calibration import coverage, fit_calibration, reliability_curve, reliability_plot
+from esml.active.calibration import METHODS, coverage, fit_calibration, reliability_curve, reliability_plot
 from esml.potentials import load
 from esml.potentials.base import predict
 from esml.structures import read_structures
@@ -65,7 +65,7 @@ def main() -> None:
               "test_force_mae": float(np.abs(errors).mean()), "raw": {}, "calibrated": {}}
     curves = {"raw": reliability_curve(errors, sigma)}
     report["raw"] = {"within_1_sigma": coverage(errors, sigma, 1), "within_2_sigma": coverage(errors, sigma, 2)}
-    for method in ("scale", "isotonic"):
+    for method in METHODS:
         calibrated = fit_calibration(calibration_errors, calibration_sigma, method).apply(sigma)
         report["calibrated"][method] = {"within_1_sigma": coverage(errors, calibrated, 1),
                                         "within_2_sigma": coverage(errors, calibrated, 2)}

@@ -31,6 +31,20 @@ def test_scale_calibration_recovers_the_factor_and_the_gaussian_coverage(overcon
     assert coverage(errors, calibrated, 2) == pytest.approx(0.954, abs=0.01)
 
 
+def test_coverage_calibration_holds_the_gaussian_share_of_heavy_tailed_errors_on_new_ones():
+    """Student-t errors (3 degrees of freedom): the maximum-likelihood factor, pulled up by the
+    tail, puts far more than 68 % inside ±1σ; the quantile factor fitted on one sample puts
+    68 % of another sample there."""
+    rng = np.random.default_rng(2)
+    sigma = rng.uniform(0.01, 0.1, size=(2, 20000))
+    errors = sigma * rng.standard_t(3, size=sigma.shape)
+    likelihood = fit_calibration(errors[0], sigma[0], "scale")
+    quantile = fit_calibration(errors[0], sigma[0], "coverage")
+    assert coverage(errors[1], likelihood.apply(sigma[1])) > 0.78
+    assert coverage(errors[1], quantile.apply(sigma[1])) == pytest.approx(0.683, abs=0.01)
+    assert quantile.scale < likelihood.scale
+
+
 def test_isotonic_calibration_is_monotone_and_fixes_a_wrongly_shaped_sigma():
     rng = np.random.default_rng(1)
     sigma = rng.uniform(0.1, 1.0, size=20000)
@@ -55,8 +69,9 @@ def test_calibration_refuses_bad_input():
         fit_calibration([0.1, 0.2], [0.1], "scale")
     with pytest.raises(EsmlError, match="unknown calibration"):
         fit_calibration([0.1], [0.1], "platt")
-    with pytest.raises(EsmlError, match="every uncertainty is zero"):
-        fit_calibration([0.1], [0.0], "scale")
+    for method in ("scale", "coverage"):
+        with pytest.raises(EsmlError, match="every uncertainty is zero"):
+            fit_calibration([0.1], [0.0], method)
 
 
 def test_farthest_point_sampling_spreads_out_and_never_repeats():
@@ -110,3 +125,7 @@ def test_the_expected_error_equals_the_validation_error_on_the_validation_frames
     measured = ErrorScore(calibration, float(np.abs(errors).mean() / calibration.apply(sigmas).mean()))
     assert gaussian(sigmas) > 1.1 * np.abs(errors).mean()
     assert measured(sigmas) == pytest.approx(np.abs(errors).mean())
+    # the loop's choices do not hang on which factor the calibration fitted
+    quantile = fit_calibration(errors, sigmas, "coverage")
+    by_quantile = ErrorScore(quantile, float(np.abs(errors).mean() / quantile.apply(sigmas).mean()))
+    assert by_quantile(sigmas[:10]) == pytest.approx(measured(sigmas[:10]))

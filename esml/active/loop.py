@@ -101,9 +101,10 @@ class LearnConfig:
 class ErrorScore:
     """A frame's expected force MAE from its raw σ: the calibrated σ times the mean |error| per
     calibrated σ that the validation frames show (√(2/π), the Gaussian value, before there are
-    any). Force errors have heavier tails than a Gaussian, which makes the maximum-likelihood
-    scale large; with the Gaussian factor the expected MAE would then exceed the validation MAE
-    even on the validation frames themselves, and a run could never stop."""
+    any). Force errors have heavier tails than a Gaussian: with the Gaussian factor the expected
+    MAE would not match the validation MAE even on the validation frames themselves (with the
+    maximum-likelihood scale it would exceed it, and a run could never stop). With the measured
+    factor the score is σ · mean|e| / mean σ, whichever scale the calibration chose."""
 
     calibration: Calibration = Calibration("scale", 1.0)
     mean_abs_per_sigma: float = MEAN_ABS_PER_SIGMA
@@ -331,11 +332,14 @@ class ActiveLearner:
         return model
 
     def calibrate(self, calculator: PotentialCalculator, row: dict) -> ErrorScore:
-        """Scale calibration on the validation frames, and the score it gives; identity before there are any."""
+        """Calibration of σ on the validation frames, and the score it gives; identity before there
+        are any. One factor that puts 68.27 % of the validation errors inside ±σ (``coverage``):
+        the maximum-likelihood factor over-covers heavy-tailed force errors (on the test frames of
+        the aspirin benchmark 76.5 % against 72.7 %)."""
         if not self.state.validation:
             return ErrorScore()
         metrics, errors, sigmas = validation_metrics(calculator, self.state.validation)
-        calibration = fit_calibration(errors, sigmas, "scale")
+        calibration = fit_calibration(errors, sigmas, "coverage")
         calibrated = calibration.apply(sigmas)
         mean_abs_per_sigma = float(np.abs(errors).mean() / max(calibrated.mean(), 1e-12))
         metrics.update(calibration_scale=calibration.scale, raw_coverage_1sigma=coverage(errors, sigmas, 1.0),

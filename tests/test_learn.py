@@ -47,6 +47,8 @@ def test_tiny_loop_learns_within_its_budget_and_records_everything(tmp_path):
     assert report["oracle_calls"] == state.oracle_calls == len(state.train) + len(state.validation)
     with_validation = [row for row in report["rounds"] if "validation" in row]
     assert with_validation and all(row["validation"]["force_mae"] > 0 for row in with_validation)
+    # σ is calibrated so that ±1σ holds the Gaussian share of the validation force errors (4 frames × 27)
+    assert report["coverage_1sigma"] == pytest.approx(0.683, abs=0.01) and report["coverage_2sigma"] >= report["coverage_1sigma"]
     assert report["rounds"][-1]["n_train"] == len(state.train)
     assert (run / "learning_curve.png").stat().st_size > 0 and (run / "reliability.png").stat().st_size > 0
     assert load(run / "model.pt").kind == "gp"

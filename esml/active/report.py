@@ -37,6 +37,7 @@ def summary(state) -> dict:
         "wall_seconds": round(state.wall_seconds, 1),
         "force_mae": validation.get("force_mae"),
         "coverage_1sigma": validation.get("coverage_1sigma"),
+        "coverage_2sigma": validation.get("coverage_2sigma"),
         "rounds": [{k: v for k, v in row.items() if k != "reliability"} for row in state.rounds],
         "failures": state.failures,
     }
@@ -83,11 +84,12 @@ def html_page(report: dict, run_dir: Path) -> str:
     for row in report["rounds"]:
         validation, md, labels = row.get("validation", {}), row.get("md", {}), row.get("labels", {})
         cells = [row["round"], row.get("oracle_calls", ""), row["n_train"], _milli(validation.get("force_mae")),
-                 _percent(validation.get("coverage_1sigma")), _number(validation.get("calibration_scale")),
+                 _percent(validation.get("coverage_2sigma")), _number(validation.get("calibration_scale")),
                  md.get("frames", ""), md.get("over_threshold", ""), _milli(md.get("mean_expected_force_mae")),
                  md.get("walkers_ran_away", ""), labels.get("sent", "")]
         rows.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>")
-    headers = ["round", "oracle calls", "train frames", "validation force MAE (meV/Å)", "inside ±1σ",
+    # the calibration puts 68 % of the validation errors inside ±1σ; ±2σ shows how heavy their tail is
+    headers = ["round", "oracle calls", "train frames", "validation force MAE (meV/Å)", "inside ±2σ",
                "σ scale", "MD frames", "over threshold", "predicted MAE (meV/Å)", "walkers stopped", "labeled next"]
     images = "".join(f'<img src="{name}" alt="{name}">' for name in ("learning_curve.png", "reliability.png")
                      if (run_dir / name).exists())

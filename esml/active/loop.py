@@ -335,7 +335,7 @@ class ActiveLearner:
         """Calibration of σ on the validation frames, and the score it gives; identity before there
         are any. One factor that puts 68.27 % of the validation errors inside ±σ (``coverage``):
         the maximum-likelihood factor over-covers heavy-tailed force errors (on the test frames of
-        the aspirin benchmark 76.5 % against 72.7 %)."""
+        the aspirin benchmark 76.5 % against 72.6 %)."""
         if not self.state.validation:
             return ErrorScore()
         metrics, errors, sigmas = validation_metrics(calculator, self.state.validation)

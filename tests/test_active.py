@@ -9,7 +9,7 @@ from ase.build import molecule
 from esml.active.calibration import coverage, fit_calibration, reliability_curve, reliability_plot
 from esml.active.descriptors import structure_features
 from esml.active.loop import ErrorScore
-from esml.active.selection import farthest_point_sampling, select_uncertain
+from esml.active.selection import farthest_point_sampling
 from esml.errors import EsmlError
 
 
@@ -90,14 +90,6 @@ def test_no_frame_is_ever_picked_twice(values, count):
     features = np.array(values, dtype=float)[:, None]  # many exact duplicates
     picks = farthest_point_sampling(features, count)
     assert len(picks) == len(set(picks)) == min(count, len(values))
-
-
-def test_selection_takes_only_uncertain_frames():
-    features = np.arange(10, dtype=float)[:, None]
-    uncertainty = np.array([0.0, 0.9, 0.0, 0.8, 0.0, 0.95, 0.0, 0.0, 0.7, 0.0])
-    picks = select_uncertain(uncertainty, 0.5, features, 10)
-    assert sorted(picks) == [1, 3, 5, 8]
-    assert select_uncertain(uncertainty, 0.99, features, 3) == []
 
 
 def test_structure_features_are_invariant_and_tell_geometries_apart():

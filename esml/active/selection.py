@@ -1,8 +1,9 @@
-"""Which candidate frames to label next: uncertain ones, diverse among themselves.
+"""Which candidate frames to label next: diverse among themselves and away from the labeled ones.
 
-Candidates whose uncertainty exceeds the threshold are ranked by farthest-point sampling in a
-descriptor space, starting from what the training set already covers, so a batch never spends
-two oracle calls on near-duplicates and never picks the same frame twice.
+The loop (``esml.active.loop.choose``) ranks the frames whose expected error exceeds the
+threshold by farthest-point sampling in a descriptor space, starting from what the training set
+already covers, so a batch never spends two oracle calls on near-duplicates and never picks the
+same frame twice.
 """
 
 from __future__ import annotations
@@ -34,17 +35,6 @@ def farthest_point_sampling(features: np.ndarray, count: int, covered: np.ndarra
         distance = np.minimum(distance, np.linalg.norm(features - features[pick], axis=1))
         distance[chosen] = -np.inf  # a chosen row is never chosen again, even among duplicates
     return chosen
-
-
-def select_uncertain(uncertainty: np.ndarray, threshold: float, features: np.ndarray, count: int,
-                     covered: np.ndarray | None = None) -> list[int]:
-    """Up to ``count`` frames with uncertainty above ``threshold``, diverse by farthest-point sampling."""
-    uncertainty = np.asarray(uncertainty, dtype=float)
-    if len(uncertainty) != len(features):
-        raise EsmlError("one uncertainty per candidate frame is needed")
-    candidates = np.flatnonzero(uncertainty > threshold)
-    picks = farthest_point_sampling(np.asarray(features)[candidates], count, covered)
-    return [int(candidates[p]) for p in picks]
 
 
 def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -14,8 +14,6 @@ from esml.data.store import Store
 from esml.properties.krr import KRRConfig, fit_krr_targets, predict
 from esml.properties.targets import split_frames, target, values
 
-DEFAULT_SIZES = (100, 200, 500, 1000, 2000, 4000)
-
 
 def learning_curve(store: Store, dataset: str, target_name: str, config: KRRConfig, sizes: list[int],
                    n_test: int | None = None, log: Callable[[str], None] = lambda _: None) -> dict:

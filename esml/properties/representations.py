@@ -19,7 +19,6 @@ from esml.errors import EsmlError
 
 MAX_ATOMS = 100  # kernel models here are for molecules; the layouts grow with the largest one
 LOCAL = {"fchl19"}
-GLOBAL = {"slatm", "bob", "cm"}
 NAMES = ("fchl19", "slatm", "bob", "cm")
 
 

@@ -26,6 +26,7 @@ def test_train_then_evaluate_then_run_md_with_the_model(ethanol_file, tmp_path):
     metrics = json.loads(metrics_path.read_text())
     assert metrics["n_structures"] == 4
     assert {"energy_mae", "force_mae", "energy_rmse", "force_rmse"} <= set(metrics)
+    assert "force_coverage_1sigma" not in metrics  # one network has no uncertainty
     assert (tmp_path / "parity.png").read_bytes()[:4] == b"\x89PNG"
 
     start = tmp_path / "start.xyz"
@@ -42,6 +43,12 @@ def test_an_ensemble_trains_in_parallel_and_is_one_file(ethanol_file, tmp_path):
     assert run.returncode == 0, run.stderr
     assert "member 1" in run.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ens.pt"]
+    # its spread is an uncertainty: evaluate reports how many force errors it covers, raw
+    run = esml("evaluate", tmp_path / "ens.pt", ethanol_file, "--json", tmp_path / "m.json", "--plot", tmp_path / "p.png")
+    assert run.returncode == 0, run.stderr
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["sigma_scale"] == 1.0 and 0 < metrics["force_coverage_1sigma"] < metrics["force_coverage_2sigma"] <= 1
+    assert "inside ±1σ" in run.stderr and "raw" in run.stderr
 
 
 def test_vibrate_and_optimize_with_a_reference_method(tmp_path):

@@ -20,7 +20,7 @@ from esml.active.loop import ActiveLearner, Hooks, LearnConfig, choose
 from esml.active.walkers import Visit, WalkSettings
 from esml.data.query import SPLITS
 from esml.data.store import open_store
-from esml.potentials.files import load
+from esml.potentials.files import load, metadata
 from esml.qm.cache import LabelCache
 
 from test_cli import assert_one_line_error, esml
@@ -52,6 +52,13 @@ def test_tiny_loop_learns_within_its_budget_and_records_everything(tmp_path):
     assert report["rounds"][-1]["n_train"] == len(state.train)
     assert (run / "learning_curve.png").stat().st_size > 0 and (run / "reliability.png").stat().st_size > 0
     assert load(run / "model.pt").kind == "gp"
+    # the saved model carries its σ calibration to esml evaluate
+    evaluated = esml("evaluate", run / "model.pt", run / "validation.xyz", "--json", tmp_path / "m.json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["sigma_scale"] == pytest.approx(metadata(run / "model.pt")["calibration_scale"]) != 1.0
+    assert 0 < metrics["force_coverage_1sigma"] <= metrics["force_coverage_2sigma"] <= 1
+    assert "calibrated by esml learn" in evaluated.stderr
     reasons = [atoms.info["learn_reason"] for atoms in ase.io.read(run / "train.xyz", ":")]
     assert reasons[:3] == ["seed"] * 3 and set(reasons[3:]) <= {"uncertain"}
     # every oracle call is in the store, in the run's dataset, with its reason

@@ -1,4 +1,5 @@
-"""``esml evaluate``: a model's errors on labeled frames, with a parity plot."""
+"""``esml evaluate``: a model's errors on labeled frames, with a parity plot; for a model with an
+uncertainty, the share of force errors inside its (calibrated) ±1σ and ±2σ and a reliability panel."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ def evaluate_command(
     json_out: Path = typer.Option(None, "--json", help="Write the metrics as JSON: energy_mae (eV/atom), force_mae (eV/Å), ..."),
     plot: Path = typer.Option(None, "--plot", help="Parity plot PNG; default MODEL-DATA-parity.png next to the model."),
 ) -> None:
-    """Energy and force MAE/RMSE (per atom and per structure) of MODEL against the labels in DATA."""
+    """Energy and force MAE/RMSE (per atom and per structure) of MODEL against the labels in DATA.
+    An ensemble or GP model also gets the share of force-component errors inside ±1σ and ±2σ, with
+    the σ scale calibrated by `esml learn` when the model file has one (raw σ otherwise)."""
     from esml.cli.report import console
     from esml.cli.train import errors_table
     from esml.errors import EsmlError
     from esml.potentials import load
+    from esml.potentials.files import metadata
     from esml.structures import read_structures
     from esml.training.evaluate import evaluate_frames, parity_plot
 
@@ -29,11 +33,17 @@ def evaluate_command(
         frames = [atoms for atoms in frames if atoms.info.get("split") == split]
         if not frames:
             raise EsmlError(f"{data}: no frame has split {split!r}; leave out --split or pick another")
-    metrics, arrays = evaluate_frames(potential, frames)
+    calibration_scale = metadata(model).get("calibration_scale")  # esml learn saves one
+    metrics, arrays = evaluate_frames(potential, frames, sigma_scale=calibration_scale)
     metrics.update(model=str(model), data=str(data), split=split)
     plot = plot or model.with_name(f"{model.stem}-{data.name.split('.')[0]}-parity.png")
     parity_plot(arrays, metrics, plot, f"{model.name} on {data.name}")
     console.print(errors_table([(split or "all", metrics)], f"{model.name} on {data.name}"))
+    if "force_coverage_1sigma" in metrics:
+        source = "calibrated by esml learn" if calibration_scale else "raw: the model file holds no calibration"
+        console.print(f"force errors inside ±1σ: {100 * metrics['force_coverage_1sigma']:.1f} % (Gaussian 68.3 %), "
+                      f"inside ±2σ: {100 * metrics['force_coverage_2sigma']:.1f} % (95.4 %); σ × {metrics['sigma_scale']:.3g}, "
+                      f"{source}", highlight=False)
     console.print(f"parity plot: {plot}", highlight=False)
     if json_out:
         json_out.write_text(json.dumps(metrics, indent=2))

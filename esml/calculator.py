@@ -9,6 +9,7 @@ uncertainty when asked for, which is what the active learner reads: ``energy_std
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -56,3 +57,18 @@ def calculator(model: Potential | str | Path, **kwargs) -> PotentialCalculator:
     """An ASE calculator for a potential or a saved model file."""
     potential = model if isinstance(model, Potential) else load(model)
     return PotentialCalculator(potential, **kwargs)
+
+
+def force_uncertainty(calc: Calculator, atoms, sigma_scale: float = 1.0) -> Callable[[object], float] | None:
+    """A function of a structure: the σ of ``calc``'s forces there, mean over components, times
+    ``sigma_scale`` (eV/Å). None when the model has none: a reference method, or one network,
+    whose σ at ``atoms`` is zero."""
+    if not isinstance(calc, PotentialCalculator):
+        return None
+
+    def sigma(structure) -> float:
+        return sigma_scale * float(calc.get_property("forces_std", structure).mean())
+
+    probe = atoms.copy()
+    probe.calc = calc
+    return sigma if sigma(probe) > 0 else None

@@ -49,6 +49,20 @@ def test_an_ensemble_trains_in_parallel_and_is_one_file(ethanol_file, tmp_path):
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["sigma_scale"] == 1.0 and 0 < metrics["force_coverage_1sigma"] < metrics["force_coverage_2sigma"] <= 1
     assert "inside ±1σ" in run.stderr and "raw" in run.stderr
+    # MD with it records the force σ of every saved frame, and stops where σ passes a limit
+    start = tmp_path / "start.xyz"
+    ase.io.write(start, molecule("CH3CH2OH"))
+    md = ["md", tmp_path / "ens.pt", start, "--steps", "40", "--interval", "10", "--out", tmp_path / "md.xyz", "--json", tmp_path / "md.json"]
+    run = esml(*md)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads((tmp_path / "md.json").read_text())
+    sigmas = [atoms.info["force_sigma"] for atoms in ase.io.read(tmp_path / "md.xyz", ":")]
+    assert len(sigmas) == 4 and min(sigmas) > 0 and summary["max_force_sigma"] == pytest.approx(max(sigmas))
+    assert summary["stopped_uncertain_fs"] is None
+    run = esml(*md, "--max-force-sigma", str(min(sigmas) / 2))
+    assert run.returncode == 1 and "stopped at 5 fs" in run.stderr
+    summary = json.loads((tmp_path / "md.json").read_text())
+    assert summary["frames"] == 1 and summary["stopped_uncertain_fs"] == 5.0
 
 
 def test_vibrate_and_optimize_with_a_reference_method(tmp_path):
@@ -83,6 +97,7 @@ def test_bad_input_to_the_potential_commands_is_one_line(ethanol_file, tmp_path)
     assert_one_line_error(esml("evaluate", tmp_path / "missing.pt", ethanol_file), "no such model file")
     assert_one_line_error(esml("md", tmp_path / "missing.pt", ethanol_file), "no such model file")
     assert_one_line_error(esml("md", "gfn2-xtb", ethanol_file, "--thermostat", "berendsen"), "unknown thermostat")
+    assert_one_line_error(esml("md", "gfn2-xtb", ethanol_file, "--max-force-sigma", "0.1"), "has no uncertainty")
     chloro = tmp_path / "chloro.xyz"
     ase.io.write(chloro, molecule("CH3Cl"))
     model = tmp_path / "m.pt"

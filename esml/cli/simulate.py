@@ -51,28 +51,56 @@ def md_command(
     out: Path = typer.Option(Path("md.xyz"), "--out", "-o", help="Trajectory: .xyz (extxyz) or .traj."),
     seed: int = typer.Option(0),
     json_out: Path = typer.Option(None, "--json", help="Summary as JSON."),
+    max_force_sigma: float = typer.Option(None, "--max-force-sigma", min=0.0, help=(
+        "Stop where the model's force σ (mean over components, eV/Å; calibrated when the model comes from "
+        "esml learn) passes this. Needs a model with an uncertainty: a GP from esml learn or an ensemble.")),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
-    """Molecular dynamics; prints temperature and energy as it goes and a stability summary at the end."""
+    """Molecular dynamics; prints temperature and energy as it goes and a stability summary at the end.
+    With a model that has an uncertainty, every saved frame also records its force σ."""
+    from esml.calculator import force_uncertainty
     from esml.cli.report import console, live_progress
+    from esml.errors import EsmlError
     from esml.simulate.dynamics import MDSettings, run_md
 
     settings = MDSettings(ensemble, thermostat, temperature, timestep, steps, interval, seed=seed).checked()
     atoms = read_start(start)
     calc = calculator_for(model)
     check_calculator(atoms, calc)
+    sigma = force_uncertainty(calc, atoms, calibration_scale(model))
+    if max_force_sigma is not None and sigma is None:
+        raise EsmlError(f"{model} has no uncertainty, so --max-force-sigma cannot be watched; "
+                        "use a model from esml learn or an ensemble (esml train --ensemble N), or leave the option out")
+
+    def line(frame) -> str:
+        watched = "" if frame.force_sigma is None else f" | force σ {1000 * frame.force_sigma:.0f} meV/Å"
+        return f"T {frame.temperature_K:6.0f} K | Epot {frame.potential_energy:.3f} eV | Etot {frame.total_energy:.3f} eV{watched}"
+
     with live_progress(steps, "MD", quiet) as show:
-        _, summary = run_md(atoms, calc, settings, out, lambda frame: show(frame.step, (
-            f"T {frame.temperature_K:6.0f} K | Epot {frame.potential_energy:.3f} eV | Etot {frame.total_energy:.3f} eV")))
-    report = {"frames": summary.frames, "time_ps": steps * timestep / 1000, "mean_temperature_K": summary.mean_temperature_K,
+        _, summary = run_md(atoms, calc, settings, out, lambda frame: show(frame.step, line(frame)), sigma, max_force_sigma)
+    report = {"frames": summary.frames, "time_ps": summary.frames * interval * timestep / 1000, "mean_temperature_K": summary.mean_temperature_K,
               "drift_meV_per_atom_per_ps": summary.drift_meV_per_atom_per_ps, "bonds_changed": summary.bonds_changed,
-              "first_bond_change_fs": summary.first_bond_change_fs, "trajectory": str(out)}
-    if not quiet:
-        drift = f"; total-energy drift {summary.drift_meV_per_atom_per_ps:.3f} meV/atom/ps" if ensemble == "nve" else ""
-        console.print(f"{summary.frames} frames in {out}; mean T {summary.mean_temperature_K:.0f} K{drift}; "
-                      f"bonds changed: {summary.bonds_changed}", highlight=False)
+              "first_bond_change_fs": summary.first_bond_change_fs, "max_force_sigma": summary.max_force_sigma,
+              "stopped_uncertain_fs": summary.stopped_uncertain_fs, "trajectory": str(out)}
     if json_out:
         json_out.write_text(json.dumps(report, indent=2))
+    if not quiet:
+        drift = f"; total-energy drift {summary.drift_meV_per_atom_per_ps:.3f} meV/atom/ps" if ensemble == "nve" else ""
+        watched = "" if summary.max_force_sigma is None else f"; largest force σ {1000 * summary.max_force_sigma:.0f} meV/Å"
+        console.print(f"{summary.frames} frames in {out}; mean T {summary.mean_temperature_K:.0f} K{drift}; "
+                      f"bonds changed: {summary.bonds_changed}{watched}", highlight=False)
+    if summary.stopped_uncertain_fs is not None:
+        console.print(f"stopped at {summary.stopped_uncertain_fs:.0f} fs: the model's force σ passed "
+                      f"{1000 * max_force_sigma:.0f} meV/Å; label frames from {out} and retrain (or esml learn --resume)",
+                      highlight=False)
+        raise typer.Exit(1)
+
+
+def calibration_scale(model: str) -> float:
+    """The σ scale esml learn saved with a model file; 1 (raw σ) for other models and for methods."""
+    from esml.potentials.files import metadata
+
+    return (metadata(model).get("calibration_scale") or 1.0) if Path(model).exists() else 1.0
 
 
 def optimize_command(

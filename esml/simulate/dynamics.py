@@ -2,7 +2,10 @@
 
 Frames go to an extxyz or ASE ``.traj`` file as they are made, so a stopped run keeps them.
 The summary says what a user checks first: the temperature held, the energy drift of NVE
-(meV/atom/ps) and whether any covalent bond broke or formed.
+(meV/atom/ps) and whether any covalent bond broke or formed. With a model that knows its
+uncertainty (a GP from ``esml learn``, an ensemble), every saved frame also records the model's
+force σ there, and MD can stop where σ passes a limit: past it, the trajectory is the model's
+guess, not the physics it learned.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class MDFrame:
     temperature_K: float
     potential_energy: float  # eV
     total_energy: float  # eV
+    force_sigma: float | None = None  # eV/Å: the model's force σ, mean over components, when watched
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class MDSummary:
     drift_meV_per_atom_per_ps: float  # slope of the total energy; meaningful for NVE
     bonds_changed: int  # covalent bonds broken or formed between the first and any saved frame
     first_bond_change_fs: float | None
+    max_force_sigma: float | None = None  # eV/Å, over the saved frames, when watched
+    stopped_uncertain_fs: float | None = None  # when the force σ passed the limit and MD stopped
 
 
 def make_dynamics(atoms: Atoms, settings: MDSettings):
@@ -93,8 +99,11 @@ def bonds(atoms: Atoms) -> set[tuple[int, int]]:
 
 
 def run_md(atoms: Atoms, calculator: Calculator, settings: MDSettings, trajectory: Path | None = None,
-           on_frame: Callable[[MDFrame], None] | None = None) -> tuple[list[MDFrame], MDSummary]:
-    """Run MD from ``atoms`` (not modified); every ``interval`` steps a frame is logged and saved."""
+           on_frame: Callable[[MDFrame], None] | None = None, force_sigma: Callable[[Atoms], float] | None = None,
+           sigma_limit: float | None = None) -> tuple[list[MDFrame], MDSummary]:
+    """Run MD from ``atoms`` (not modified); every ``interval`` steps a frame is logged and saved.
+    ``force_sigma(atoms)`` (eV/Å), when given, is recorded for every saved frame (also in its
+    ``info``), and MD stops after the first frame where it exceeds ``sigma_limit``."""
     settings = settings.checked()
     atoms = atoms.copy()
     atoms.calc = calculator
@@ -105,28 +114,37 @@ def run_md(atoms: Atoms, calculator: Calculator, settings: MDSettings, trajector
     dynamics = make_dynamics(atoms, settings)
     reference_bonds = bonds(atoms)
     log: list[MDFrame] = []
-    changed, first_change = 0, None
+    changed, first_change, stopped = 0, None, None
     writer = _trajectory_writer(trajectory)
     for _ in range(settings.steps // settings.interval):
         dynamics.run(settings.interval)
+        sigma = None if force_sigma is None else float(force_sigma(atoms))
         frame = MDFrame(dynamics.nsteps, dynamics.nsteps * settings.timestep_fs, atoms.get_temperature(),
-                        atoms.get_potential_energy(), atoms.get_total_energy())
+                        atoms.get_potential_energy(), atoms.get_total_energy(), sigma)
         log.append(frame)
         difference = len(bonds(atoms) ^ reference_bonds)
         if difference and first_change is None:
             first_change = frame.time_fs
         changed = max(changed, difference)
+        if sigma is not None:
+            atoms.info["force_sigma"] = sigma
         writer(atoms)
         if on_frame:
             on_frame(frame)
-    return log, summarise(log, len(atoms), changed, first_change)
+        if sigma is not None and sigma_limit is not None and sigma > sigma_limit:
+            stopped = frame.time_fs
+            break
+    return log, summarise(log, len(atoms), changed, first_change, stopped)
 
 
-def summarise(log: list[MDFrame], n_atoms: int, changed: int, first_change: float | None) -> MDSummary:
+def summarise(log: list[MDFrame], n_atoms: int, changed: int, first_change: float | None,
+              stopped_uncertain_fs: float | None = None) -> MDSummary:
     times_ps = np.array([f.time_fs for f in log]) / 1000
     totals = np.array([f.total_energy for f in log])
     drift = float(np.polyfit(times_ps, totals, 1)[0]) * 1000 / n_atoms if len(log) > 1 else 0.0
-    return MDSummary(len(log), float(np.mean([f.temperature_K for f in log])), drift, changed, first_change)
+    sigmas = [f.force_sigma for f in log if f.force_sigma is not None]
+    return MDSummary(len(log), float(np.mean([f.temperature_K for f in log])), drift, changed, first_change,
+                     max(sigmas) if sigmas else None, stopped_uncertain_fs)
 
 
 def _trajectory_writer(path: Path | None) -> Callable[[Atoms], None]:

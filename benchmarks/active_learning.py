@@ -40,14 +40,13 @@ from pathlib import Path
 import numpy as np
 from ase.build import molecule
 
-from esml.active.calibration import Calibration, coverage
 from esml.active.loop import ActiveLearner, Hooks, LearnConfig
 from esml.calculator import PotentialCalculator
-from esml.potentials.files import load
-from esml.potentials.files import metadata as model_metadata
+from esml.potentials.files import load, saved_sigma_scale
 from esml.qm.cache import LabelCache, default_cache_path
 from esml.structures import read_structures
 from esml.training.delta import fit_gp_on_baseline, resolve_baseline
+from esml.training.evaluate import evaluate_frames
 from esml.training.gp import DescriptorCache, GPConfig
 from md_datasets import build, sets_for  # this folder is on the path when a benchmark runs as a script
 
@@ -57,17 +56,15 @@ BUDGET = 160  # oracle calls of the loop; another budget is named in the output 
 LEVELS = (0.15, 0.1, 0.075, 0.05, 0.035, 0.025)  # eV/Å: errors at which the calls of both learners are compared
 
 
-def test_errors(model, frames, with_sigma: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-    """Force-component errors (eV/Å) of ``model`` on labeled frames, and its raw σ when asked."""
+def test_errors(model, frames) -> np.ndarray:
+    """Force-component errors (eV/Å) of ``model`` on labeled frames."""
     calculator = PotentialCalculator(model)
-    errors, sigmas = [], []
+    errors = []
     for reference in frames:
         atoms = reference.copy()
         atoms.calc = calculator
         errors.append((atoms.get_forces() - reference.get_forces()).ravel())
-        if with_sigma:
-            sigmas.append(calculator.get_property("forces_std", atoms).ravel())
-    return np.concatenate(errors), np.concatenate(sigmas) if with_sigma else None
+    return np.concatenate(errors)
 
 
 def calls_to_reach(curve: list[tuple[float, float]], target: float) -> float | None:
@@ -85,7 +82,7 @@ def run_active(oracle: str, start, test, args, run_dir: Path) -> dict:
     curve = []
 
     def score(round_index: int, model) -> None:
-        errors, _ = test_errors(model, test)
+        errors = test_errors(model, test)
         curve.append({"round": round_index, "n_train": None, "force_mae": float(np.abs(errors).mean())})
         print(f"  active round {round_index}: test force MAE {1000 * curve[-1]['force_mae']:.1f} meV/Å", flush=True)
 
@@ -109,16 +106,15 @@ def run_active(oracle: str, start, test, args, run_dir: Path) -> dict:
         # what the loop itself believed of the same model, beside the independent test frames
         point["validation_force_mae"] = row.get("validation", {}).get("force_mae")
     # the saved model: refitted on training + validation frames, i.e. on every oracle call
-    metadata = model_metadata(run_dir / "model.pt")
-    scale = metadata["calibration_scale"] or 1.0
-    errors, sigmas = test_errors(load(run_dir / "model.pt"), test, with_sigma=True)
-    calibrated = Calibration("scale", scale).apply(sigmas)
-    curve.append({"round": "final", "oracle_calls": state.oracle_calls, "force_mae": float(np.abs(errors).mean())})
+    # σ scaled as esml evaluate scales it: by the calibration the loop saved with the model
+    scale = saved_sigma_scale(run_dir / "model.pt") or 1.0
+    final, _ = evaluate_frames(load(run_dir / "model.pt"), test, sigma_scale=scale)
+    curve.append({"round": "final", "oracle_calls": state.oracle_calls, "force_mae": final["force_mae"]})
     print(f"  active final model ({state.oracle_calls} calls): test force MAE {1000 * curve[-1]['force_mae']:.1f} meV/Å", flush=True)
     return {
         "status": state.status, "oracle_calls": state.oracle_calls, "wall_seconds": round(seconds, 1),
-        "curve": curve, "final_force_mae": float(np.abs(errors).mean()),
-        "test_coverage_1sigma": coverage(errors, calibrated, 1.0), "test_coverage_2sigma": coverage(errors, calibrated, 2.0),
+        "curve": curve, "final_force_mae": final["force_mae"],
+        "test_coverage_1sigma": final["force_coverage_1sigma"], "test_coverage_2sigma": final["force_coverage_2sigma"],
         "calibration_scale": scale,
     }
 
@@ -138,7 +134,7 @@ def run_random(pool, test, sizes: list[int], draws: int, baseline: str | None, g
         maes = []
         for _ in range(draws):
             frames = [pool[k] for k in rng.choice(len(pool), size, replace=False)]
-            errors, _ = test_errors(fit_gp_on_baseline(frames, baseline, labels, gp, descriptors), test)
+            errors = test_errors(fit_gp_on_baseline(frames, baseline, labels, gp, descriptors), test)
             maes.append(float(np.abs(errors).mean()))
         curve.append({"oracle_calls": size, "force_mae": float(np.mean(maes)), "force_mae_draws": maes})
         print(f"  random {size}: test force MAE {1000 * np.mean(maes):.1f} meV/Å", flush=True)

@@ -45,7 +45,7 @@ HERE = Path(__file__).parent
 
 
 def force_mae(model, frames) -> float:
-    return float(np.abs(test_errors(model, frames)[0]).mean())
+    return float(np.abs(test_errors(model, frames)).mean())
 
 
 def mean_force_sigma(model, frames) -> np.ndarray:
@@ -59,7 +59,7 @@ def mean_force_sigma(model, frames) -> np.ndarray:
 
 
 def mean_force_error(model, frames) -> np.ndarray:
-    return np.array([np.abs(test_errors(model, [frame])[0]).mean() for frame in frames])
+    return np.array([np.abs(test_errors(model, [frame])).mean() for frame in frames])
 
 
 SCORES = {"sigma": (mean_force_sigma, "GP σ"), "error": (mean_force_error, "true error")}

@@ -90,6 +90,15 @@ def reliability_curve(errors, sigmas, n_points: int = 20) -> tuple[np.ndarray, n
     return expected, observed
 
 
+def draw_reliability(axis, curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """Observed against expected coverage on a matplotlib axis, one line per name, and the diagonal."""
+    axis.plot([0, 1], [0, 1], color="grey", linewidth=1, label="ideal")
+    for name, (expected, observed) in curves.items():
+        axis.plot(expected, observed, marker="o", markersize=3, label=name)
+    axis.set_xlabel("expected fraction inside ±kσ")
+    axis.set_ylabel("observed fraction")
+
+
 def reliability_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, title: str) -> None:
     """One line per name (e.g. 'raw', 'calibrated'); the diagonal is perfect calibration."""
     import matplotlib
@@ -98,11 +107,7 @@ def reliability_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Pat
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(4.8, 4.5))
-    axis.plot([0, 1], [0, 1], color="grey", linewidth=1, label="ideal")
-    for name, (expected, observed) in curves.items():
-        axis.plot(expected, observed, marker="o", markersize=3, label=name)
-    axis.set_xlabel("expected fraction inside ±kσ")
-    axis.set_ylabel("observed fraction")
+    draw_reliability(axis, curves)
     axis.set_title(title)
     axis.legend()
     figure.tight_layout()

@@ -61,13 +61,15 @@ def md_command(
     from esml.calculator import force_uncertainty
     from esml.cli.report import console, live_progress
     from esml.errors import EsmlError
+    from esml.potentials.files import saved_sigma_scale
     from esml.simulate.dynamics import MDSettings, run_md
 
     settings = MDSettings(ensemble, thermostat, temperature, timestep, steps, interval, seed=seed).checked()
     atoms = read_start(start)
     calc = calculator_for(model)
     check_calculator(atoms, calc)
-    sigma = force_uncertainty(calc, atoms, calibration_scale(model))
+    scale = saved_sigma_scale(model) if Path(model).exists() else None  # a method string has none
+    sigma = force_uncertainty(calc, atoms, scale or 1.0)
     if max_force_sigma is not None and sigma is None:
         raise EsmlError(f"{model} has no uncertainty, so --max-force-sigma cannot be watched; "
                         "use a model from esml learn or an ensemble (esml train --ensemble N), or leave the option out")
@@ -95,12 +97,6 @@ def md_command(
                       highlight=False)
         raise typer.Exit(1)
 
-
-def calibration_scale(model: str) -> float:
-    """The σ scale esml learn saved with a model file; 1 (raw σ) for other models and for methods."""
-    from esml.potentials.files import metadata
-
-    return (metadata(model).get("calibration_scale") or 1.0) if Path(model).exists() else 1.0
 
 
 def optimize_command(

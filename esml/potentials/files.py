@@ -62,3 +62,8 @@ def load(path: str | Path) -> Potential:
 
 def metadata(path: str | Path) -> dict:
     return read_payload(path)["metadata"]
+
+
+def saved_sigma_scale(path: str | Path) -> float | None:
+    """The σ calibration factor ``esml learn`` saved with a model file; None for other models."""
+    return metadata(path).get("calibration_scale")

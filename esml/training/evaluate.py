@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from esml.active.calibration import coverage, reliability_curve
+from esml.active.calibration import coverage, draw_reliability, reliability_curve
 from esml.potentials.base import Potential, predict
 from esml.training.data import GraphSet, check_labels
 from esml.training.loss import error_metrics
@@ -99,10 +99,6 @@ def _panel(axis, reference, predicted, label: str, text: str) -> None:
 
 
 def _reliability_panel(axis, errors: np.ndarray, sigmas: np.ndarray, metrics: dict) -> None:
-    expected, observed = reliability_curve(errors, sigmas)
-    axis.plot([0, 1], [0, 1], color="grey", linewidth=1)
-    axis.plot(expected, observed, marker="o", markersize=3)
-    axis.set_xlabel("expected fraction of force errors inside ±kσ")
-    axis.set_ylabel("observed fraction")
+    draw_reliability(axis, {"force components": reliability_curve(errors, sigmas)})
     axis.text(0.05, 0.92, f"±1σ: {100 * metrics['force_coverage_1sigma']:.1f} %  (σ × {metrics['sigma_scale']:.2f})",
               transform=axis.transAxes)

@@ -42,7 +42,7 @@ from ase.build import molecule
 
 from esml.active.loop import ActiveLearner, Hooks, LearnConfig
 from esml.calculator import PotentialCalculator
-from esml.potentials.files import load, saved_sigma_scale
+from esml.potentials.files import load_with_metadata
 from esml.qm.cache import LabelCache, default_cache_path
 from esml.structures import read_structures
 from esml.training.delta import fit_gp_on_baseline, resolve_baseline
@@ -107,8 +107,9 @@ def run_active(oracle: str, start, test, args, run_dir: Path) -> dict:
         point["validation_force_mae"] = row.get("validation", {}).get("force_mae")
     # the saved model: refitted on training + validation frames, i.e. on every oracle call
     # σ scaled as esml evaluate scales it: by the calibration the loop saved with the model
-    scale = saved_sigma_scale(run_dir / "model.pt") or 1.0
-    final, _ = evaluate_frames(load(run_dir / "model.pt"), test, sigma_scale=scale)
+    model, saved = load_with_metadata(run_dir / "model.pt")
+    scale = saved.get("calibration_scale") or 1.0
+    final, _ = evaluate_frames(model, test, sigma_scale=scale)
     curve.append({"round": "final", "oracle_calls": state.oracle_calls, "force_mae": final["force_mae"]})
     print(f"  active final model ({state.oracle_calls} calls): test force MAE {1000 * curve[-1]['force_mae']:.1f} meV/Å", flush=True)
     return {

@@ -4,6 +4,10 @@ Results (ASE units): ``energy``/``free_energy`` eV (mean over ensemble members),
 (n_atoms, 3) eV/Å, ``stress`` (6,) eV/Å³ in Voigt order for fully periodic cells, and the model's
 uncertainty when asked for, which is what the active learner reads: ``energy_std`` eV and
 ``forces_std`` (n_atoms, 3) eV/Å (the spread over ensemble members, or a GP's posterior σ).
+
+A calculator made from a model file of ``esml learn`` multiplies ``forces_std`` by the factor
+the run calibrated on its validation frames (``calibration_scale`` in the file), so that ±σ
+holds 68 % of the force errors; ``energy_std`` stays the model's own.
 """
 
 from __future__ import annotations
@@ -16,16 +20,17 @@ import torch
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
 from esml.potentials.base import Potential, predict
-from esml.potentials.files import load
+from esml.potentials.files import load_with_metadata
 from esml.potentials.graph import atoms_to_graph
 
 
 class PotentialCalculator(Calculator):
     implemented_properties = ["energy", "free_energy", "forces", "stress", "energy_std", "forces_std"]
 
-    def __init__(self, potential: Potential, dtype: torch.dtype | None = None, **kwargs):
+    def __init__(self, potential: Potential, dtype: torch.dtype | None = None, force_sigma_scale: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         self.dtype = dtype or potential.dtype
+        self.force_sigma_scale = force_sigma_scale
         # a private frozen copy: MD never sees a model that training goes on changing
         self.potential = copy.deepcopy(potential).to(self.dtype).eval().requires_grad_(False)
 
@@ -47,27 +52,29 @@ class PotentialCalculator(Calculator):
             energy_std, forces_std = self.potential.uncertainty(graph, prediction, forces=want_std)
             self.results["energy_std"] = float(energy_std[0].detach())
             if want_std:
-                self.results["forces_std"] = forces_std.detach().to(torch.float64).numpy()
+                self.results["forces_std"] = self.force_sigma_scale * forces_std.detach().to(torch.float64).numpy()
         if stress:
             full = prediction.stress[0].detach().to(torch.float64).numpy()
             self.results["stress"] = full[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
 
 
 def calculator(model: Potential | str | Path, **kwargs) -> PotentialCalculator:
-    """An ASE calculator for a potential or a saved model file."""
-    potential = model if isinstance(model, Potential) else load(model)
+    """An ASE calculator for a potential or a saved model file (whose force-σ calibration it applies)."""
+    if isinstance(model, Potential):
+        return PotentialCalculator(model, **kwargs)
+    potential, metadata = load_with_metadata(model)
+    kwargs.setdefault("force_sigma_scale", metadata.get("calibration_scale") or 1.0)
     return PotentialCalculator(potential, **kwargs)
 
 
-def force_uncertainty(calc: Calculator, atoms, sigma_scale: float = 1.0) -> Callable[[object], float] | None:
-    """A function of a structure: the σ of ``calc``'s forces there, mean over components, times
-    ``sigma_scale`` (eV/Å). None when the model has none: a reference method, or one network,
-    whose σ at ``atoms`` is zero."""
+def force_uncertainty(calc: Calculator, atoms) -> Callable[[object], float] | None:
+    """A function of a structure: the σ of ``calc``'s forces there, mean over components (eV/Å).
+    None when the model has none: a reference method, or one network, whose σ at ``atoms`` is zero."""
     if not isinstance(calc, PotentialCalculator):
         return None
 
     def sigma(structure) -> float:
-        return sigma_scale * float(calc.get_property("forces_std", structure).mean())
+        return float(calc.get_property("forces_std", structure).mean())
 
     probe = atoms.copy()
     probe.calc = calc

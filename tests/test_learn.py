@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import ase.io
+import numpy as np
 import pytest
 import torch
 from ase import Atoms
@@ -18,6 +19,7 @@ from ase.build import molecule
 from esml.active.descriptors import structure_features
 from esml.active.loop import ActiveLearner, Hooks, LearnConfig, choose
 from esml.active.walkers import Visit, WalkSettings
+from esml.calculator import PotentialCalculator, calculator
 from esml.data.query import SPLITS
 from esml.data.store import open_store
 from esml.potentials.files import load, metadata
@@ -52,11 +54,15 @@ def test_tiny_loop_learns_within_its_budget_and_records_everything(tmp_path):
     assert report["rounds"][-1]["n_train"] == len(state.train)
     assert (run / "learning_curve.png").stat().st_size > 0 and (run / "reliability.png").stat().st_size > 0
     assert load(run / "model.pt").kind == "gp"
-    # the saved model carries its σ calibration to esml evaluate
+    # the saved model carries its σ calibration to its ASE calculator and to esml evaluate
+    scale = metadata(run / "model.pt")["calibration_scale"]
+    frame = ase.io.read(run / "validation.xyz")
+    raw = PotentialCalculator(load(run / "model.pt")).get_property("forces_std", frame)
+    np.testing.assert_allclose(calculator(run / "model.pt").get_property("forces_std", frame), scale * raw, rtol=1e-12)
     evaluated = esml("evaluate", run / "model.pt", run / "validation.xyz", "--json", tmp_path / "m.json")
     assert evaluated.returncode == 0, evaluated.stderr
     metrics = json.loads((tmp_path / "m.json").read_text())
-    assert metrics["sigma_scale"] == pytest.approx(metadata(run / "model.pt")["calibration_scale"]) != 1.0
+    assert metrics["sigma_scale"] == pytest.approx(scale) != 1.0
     assert 0 < metrics["force_coverage_1sigma"] <= metrics["force_coverage_2sigma"] <= 1
     assert "calibrated by esml learn" in evaluated.stderr
     reasons = [atoms.info["learn_reason"] for atoms in ase.io.read(run / "train.xyz", ":")]

@@ -22,18 +22,17 @@ def evaluate_command(
     from esml.cli.report import console
     from esml.cli.train import errors_table
     from esml.errors import EsmlError
-    from esml.potentials import load
-    from esml.potentials.files import saved_sigma_scale
+    from esml.potentials.files import load_with_metadata
     from esml.structures import read_structures
     from esml.training.evaluate import evaluate_frames, parity_plot
 
-    potential = load(model)
+    potential, saved = load_with_metadata(model)
     frames = read_structures(data)
     if split is not None:
         frames = [atoms for atoms in frames if atoms.info.get("split") == split]
         if not frames:
             raise EsmlError(f"{data}: no frame has split {split!r}; leave out --split or pick another")
-    calibration_scale = saved_sigma_scale(model)
+    calibration_scale = saved.get("calibration_scale")
     metrics, arrays = evaluate_frames(potential, frames, sigma_scale=calibration_scale)
     metrics.update(model=str(model), data=str(data), split=split)
     plot = plot or model.with_name(f"{model.stem}-{data.name.split('.')[0]}-parity.png")

@@ -61,15 +61,13 @@ def md_command(
     from esml.calculator import force_uncertainty
     from esml.cli.report import console, live_progress
     from esml.errors import EsmlError
-    from esml.potentials.files import saved_sigma_scale
     from esml.simulate.dynamics import MDSettings, run_md
 
     settings = MDSettings(ensemble, thermostat, temperature, timestep, steps, interval, seed=seed).checked()
     atoms = read_start(start)
     calc = calculator_for(model)
     check_calculator(atoms, calc)
-    scale = saved_sigma_scale(model) if Path(model).exists() else None  # a method string has none
-    sigma = force_uncertainty(calc, atoms, scale or 1.0)
+    sigma = force_uncertainty(calc, atoms)  # calibrated when the model file holds esml learn's factor
     if max_force_sigma is not None and sigma is None:
         raise EsmlError(f"{model} has no uncertainty, so --max-force-sigma cannot be watched; "
                         "use a model from esml learn or an ensemble (esml train --ensemble N), or leave the option out")
@@ -81,7 +79,9 @@ def md_command(
     with live_progress(steps, "MD", quiet) as show:
         _, summary = run_md(atoms, calc, settings, out, lambda frame: show(frame.step, line(frame)), sigma, max_force_sigma)
     report = {"frames": summary.frames, "time_ps": summary.frames * interval * timestep / 1000, "mean_temperature_K": summary.mean_temperature_K,
-              "drift_meV_per_atom_per_ps": summary.drift_meV_per_atom_per_ps, "bonds_changed": summary.bonds_changed,
+              # a thermostat exchanges energy with the system: the drift measures something only in NVE
+              "drift_meV_per_atom_per_ps": summary.drift_meV_per_atom_per_ps if ensemble == "nve" else None,
+              "bonds_changed": summary.bonds_changed,
               "first_bond_change_fs": summary.first_bond_change_fs, "max_force_sigma": summary.max_force_sigma,
               "stopped_uncertain_fs": summary.stopped_uncertain_fs, "trajectory": str(out)}
     if json_out:

@@ -54,16 +54,17 @@ def read_payload(path: str | Path) -> dict:
 
 
 def load(path: str | Path) -> Potential:
+    return load_with_metadata(path)[0]
+
+
+def load_with_metadata(path: str | Path) -> tuple[Potential, dict]:
+    """The potential and what its training recorded (``calibration_scale``: the force-σ factor
+    ``esml learn`` fitted), from one read of the file: a large GP's file is tens of MB."""
     payload = read_payload(path)
     potential = build(payload["kind"], payload["config"])
     potential.load_state_dict(payload["state"])
-    return potential.eval()
+    return potential.eval(), payload["metadata"]
 
 
 def metadata(path: str | Path) -> dict:
     return read_payload(path)["metadata"]
-
-
-def saved_sigma_scale(path: str | Path) -> float | None:
-    """The σ calibration factor ``esml learn`` saved with a model file; None for other models."""
-    return metadata(path).get("calibration_scale")

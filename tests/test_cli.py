@@ -89,6 +89,7 @@ def test_bad_input_gives_one_clear_line(tmp_path, waters):
     assert_one_line_error(esml("label", garbage, "-m", "gfn2-xtb", "-o", out), "garbage.xyz", "ase.io")
     assert_one_line_error(esml("label", waters, "-m", "b3lyp", "-o", out), "not understood")
     assert_one_line_error(esml("label", waters, "-m", "nosuchxc/sto-3g", "-o", out, "-q"), "nosuchxc")
+    assert_one_line_error(esml("label", waters, "-m", "hf/def2-svpx", "-o", out, "-q"), "basis 'def2-svpx' is not one PySCF knows")
     assert_one_line_error(esml("label", waters, "-m", "hf/sto-3g", "-o", out, "--scheduler", "tcp://127.0.0.1:9", "-q"), "Dask scheduler")
     assert not out.exists()
 

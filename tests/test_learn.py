@@ -169,6 +169,17 @@ def test_learn_command_refuses_bad_input_in_one_line(tmp_path):
     ase.io.write(radical, oh, format="extxyz")
     assert_one_line_error(esml("learn", radical, "--out", tmp_path / "oh", "--cache", tmp_path / "c.sqlite", "-q"),
                           "could not label the start structure", "multiplicity")
+    # nothing was learned there, so the corrected command starts in the same folder
+    oh.info["multiplicity"] = 2
+    ase.io.write(radical, oh, format="extxyz")
+    again = esml("learn", radical, "--out", tmp_path / "oh", "--cache", tmp_path / "c.sqlite", "--budget", "3", "-q")
+    assert again.returncode == 1 and "budget of 3 oracle calls" in again.stderr, again.stderr
+    # a basis PySCF does not know, or one without an element of the start, fails before any oracle call
+    assert_one_line_error(esml("learn", start, "--oracle", "pbe/def2-svpx", "--out", out, "-q"), "basis 'def2-svpx'")
+    iodine = tmp_path / "hi.xyz"
+    ase.io.write(iodine, Atoms("HI", positions=[[0, 0, 0], [0, 0, 1.61]]))
+    assert_one_line_error(esml("learn", iodine, "--oracle", "hf/6-31g", "--out", out, "-q"), "no functions for I")
+    assert not out.exists()
 
 
 def chromium() -> str | None:

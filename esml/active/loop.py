@@ -237,9 +237,11 @@ class ActiveLearner:
             if state.rounds and counts["sent"]:
                 state.rounds[-1]["labels"] = counts
             if not state.train:
-                reasons = "; ".join(sorted({f["reason"] for f in self.oracle.failures})) or "no frame came back"
-                raise EsmlError(f"the oracle {self.config.oracle} could not label the start structure ({reasons}); "
-                                "check its geometry, charge and multiplicity")
+                # the seed frames are the start structure rattled: the first reason speaks for all
+                failures = self.oracle.failures
+                reason = f"{failures[0]['reason']}; {len(failures)} seed frames failed" if failures else "no frame came back"
+                raise EsmlError(f"the oracle {self.config.oracle} could not label the start structure ({reason}); "
+                                "check its geometry, charge and multiplicity, then run the same command again")
             while state.status == "running":
                 state.wall_seconds = elapsed_before + time.perf_counter() - clock
                 self.one_round()

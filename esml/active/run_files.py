@@ -54,8 +54,9 @@ class RunState:
 
 
 def claim(run_dir: Path) -> None:
-    """A new run needs a folder that holds no other run."""
-    if (run_dir / STATE).exists():
+    """A new run needs a folder that holds no other run; one whose start the oracle could not
+    label holds nothing to keep, so the corrected command may start there again."""
+    if (run_dir / STATE).exists() and load_state(run_dir).train:
         raise EsmlError(f"{run_dir} already holds a run; add --resume to continue it, or choose another --out")
     run_dir.mkdir(parents=True, exist_ok=True)
 

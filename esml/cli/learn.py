@@ -60,7 +60,7 @@ def learn_command(
     else:
         structure = read_start(start)
         config = LearnConfig(
-            oracle=checked_method(oracle), baseline=checked_baseline(baseline),
+            oracle=checked_method(oracle, structure), baseline=checked_baseline(baseline, structure),
             target_force_mae=target_force_mae, temperatures=parse_temperatures(temperature),
             budget=budget, walkers_per_temperature=walkers, batch_size=batch, n_validation=validation,
             workers=workers, scheduler=scheduler, seed=seed,
@@ -80,17 +80,18 @@ def read_start(start: Path | None):
     return read_structures(start)[0]
 
 
-def checked_method(text: str) -> str:
+def checked_method(text: str, structure) -> str:
+    """The method string, once the engine can run it on the start structure's elements."""
     from esml.qm import parse_method
     from esml.qm.engine import validate_method
 
-    validate_method(parse_method(text))
+    validate_method(parse_method(text), structure.get_chemical_symbols())
     return text
 
 
-def checked_baseline(text: str) -> str:
+def checked_baseline(text: str, structure) -> str:
     """``auto`` and ``none`` as given (the learner resolves them against the oracle); a method string is checked."""
-    return text if text in ("auto", "none") else checked_method(text)
+    return text if text in ("auto", "none") else checked_method(text, structure)
 
 
 def parse_temperatures(text: str) -> tuple[float, ...]:

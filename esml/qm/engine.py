@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ase import Atoms
@@ -78,10 +79,14 @@ def calculator(method: str, charge: int | None = None, multiplicity: int | None 
     return ReferenceCalculator(parse_method(method, **settings), charge, multiplicity, threads)
 
 
-def validate_method(spec: MethodSpec) -> None:
-    """Fail before any work on a method the engine cannot run (an unknown functional); a learned
-    functional's file was found by parse_method already."""
-    if spec.is_dft and not spec.is_learned:
-        from esml.qm.pyscf_engine import check_functional
+def validate_method(spec: MethodSpec, symbols: Iterable[str] = ()) -> None:
+    """Fail before any work on a method the engine cannot run: an unknown functional, or a basis
+    PySCF does not know or that lacks one of ``symbols``; a learned functional's file was found by
+    parse_method already."""
+    if spec.engine != "pyscf":
+        return
+    from esml.qm.pyscf_engine import check_basis, check_functional
 
+    if spec.is_dft and not spec.is_learned:
         check_functional(spec.name)
+    check_basis(spec.basis, symbols)

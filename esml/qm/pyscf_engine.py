@@ -10,6 +10,7 @@ which esml does not compute, so they are left out rather than reported from HF).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 
 import numpy as np
 from ase import Atoms
@@ -130,6 +131,23 @@ def check_functional(functional: str) -> None:
         libxc.parse_xc(functional)
     except (KeyError, NotImplementedError):
         raise MethodError(f"functional '{functional}' is not known to PySCF/libxc; check its name (e.g. pbe, b3lyp, wb97x-v)") from None
+
+
+def check_basis(basis: str, symbols: Iterable[str]) -> None:
+    """One line for a basis name PySCF does not know, or one without functions for an element."""
+    from pyscf.gto import basis as basis_library
+    from pyscf.gto.basis import BasisNotFoundError
+
+    for symbol in sorted(set(symbols)) or ["H"]:
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Basis may be available")
+                basis_library.load(basis, symbol)
+        except BasisNotFoundError as error:
+            if "Unknown basis" in str(error):
+                raise MethodError(f"basis '{basis}' is not one PySCF knows; check its name (e.g. def2-svp, cc-pvdz, 6-31g*)") from None
+            if symbols:
+                raise MethodError(f"basis '{basis}' has no functions for {symbol}; choose one that covers every element (e.g. def2-svp)") from None
 
 
 # PySCF's default coupled-cluster tolerances leave analytic CCSD(T) forces ~2e-3 eV/Å away

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from ase import Atoms
-from ase.build import molecule
+from ase.build import bulk, molecule
 
 from esml.active.descriptors import structure_features
 from esml.active.loop import ActiveLearner, Hooks, LearnConfig, choose
@@ -179,6 +179,9 @@ def test_learn_command_refuses_bad_input_in_one_line(tmp_path):
     iodine = tmp_path / "hi.xyz"
     ase.io.write(iodine, Atoms("HI", positions=[[0, 0, 0], [0, 0, 1.61]]))
     assert_one_line_error(esml("learn", iodine, "--oracle", "hf/6-31g", "--out", out, "-q"), "no functions for I")
+    cell = tmp_path / "si.xyz"
+    ase.io.write(cell, bulk("Si", "diamond", a=5.43))
+    assert_one_line_error(esml("learn", cell, "--oracle", "pbe/def2-svp", "--out", out, "-q"), "periodic", "gfn2-xtb")
     assert not out.exists()
 
 

@@ -81,11 +81,14 @@ def read_start(start: Path | None):
 
 
 def checked_method(text: str, structure) -> str:
-    """The method string, once the engine can run it on the start structure's elements."""
+    """The method string, once the engine can run it on the start structure."""
     from esml.qm import parse_method
     from esml.qm.engine import validate_method
 
-    validate_method(parse_method(text), structure.get_chemical_symbols())
+    spec = parse_method(text)
+    if spec.engine == "pyscf" and structure.pbc.any():
+        raise EsmlError(f"{text}: the start structure is periodic and PySCF methods here are molecular; use gfn2-xtb for a cell")
+    validate_method(spec, structure.get_chemical_symbols())
     return text
 
 

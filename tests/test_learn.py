@@ -20,6 +20,8 @@ from esml.active.descriptors import structure_features
 from esml.active.loop import ActiveLearner, Hooks, LearnConfig, choose
 from esml.active.walkers import Visit, WalkSettings
 from esml.calculator import PotentialCalculator, calculator
+from esml.data.ingest import file_sha256
+from esml.data.model_records import model_records
 from esml.data.query import SPLITS
 from esml.data.store import open_store
 from esml.potentials.files import load, metadata
@@ -75,8 +77,18 @@ def test_tiny_loop_learns_within_its_budget_and_records_everything(tmp_path):
             "WHERE datasets.name = 'learn:run' GROUP BY split").fetchall())
         properties = [json.loads(p) if isinstance(p, str) else p
                       for (p,) in connection.exec_driver_sql("SELECT properties FROM calculations").fetchall()]
+        members = [i for (i,) in connection.exec_driver_sql("SELECT calculation_id FROM dataset_members").fetchall()]
     assert splits == {"train": len(state.train), "validation": len(state.validation)} and set(splits) <= set(SPLITS)
     assert {p["learn_reason"] for p in properties} >= {"seed", "validation"}
+    # every round's model and the saved one, with the calculations each was fitted on
+    models = model_records(store, "learn:run/")
+    assert [m.name for m in models] == [f"learn:run/round-{k}" for k in range(1, len(state.rounds) + 1)] + ["learn:run/final"]
+    assert [len(m.training_ids) for m in models[:-1]] == [row["n_train"] for row in state.rounds]
+    assert models[1].record["md"]["frames"] > 0 and "labels" in models[1].record
+    assert sorted(models[-1].training_ids) == sorted(members) and len(members) == state.oracle_calls
+    assert models[-1].sha256 == file_sha256(run / "model.pt") and models[-1].record["calibration_scale"] == scale
+    listed = esml("models", "--db", run / "store.sqlite")
+    assert listed.returncode == 0 and "learn:run/final" in listed.stderr and str(run / "model.pt") in listed.stderr, listed.stderr
 
 
 def test_a_killed_run_resumes_without_repeating_an_oracle_call(tmp_path):

@@ -1,5 +1,7 @@
 """The store on SQLite and PostgreSQL: schema, writing, dedupe, round trips, datasets."""
 
+import hashlib
+
 import numpy as np
 import pytest
 import sqlalchemy as sa
@@ -8,7 +10,8 @@ from ase.build import bulk, molecule
 from esml.data.datasets import assign_splits, create_dataset, dataset_from_filter, delete_dataset, list_datasets
 from esml.data.query import count, query
 from esml.data.records import Record, formula_anonymous, formula_hill, formula_reduced, structure_hash
-from esml.data.store import StoreError, open_store, resolve_url
+from esml.data.model_records import model_records, record_model
+from esml.data.store import Store, StoreError, open_store, resolve_url, upgrade
 from esml.data.write import write_records
 from esml.errors import StructureError
 
@@ -26,9 +29,31 @@ def test_schema_is_migrated_to_head_and_reopening_keeps_data(store):
     write_records(store, [full_record(molecule("H2O"))])
     reopened = open_store(store.engine.url.render_as_string(hide_password=False))
     with reopened.engine.connect() as connection:
-        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0002"
     assert count(reopened) == 1
     reopened.engine.dispose()
+
+
+def test_a_store_of_the_first_schema_is_upgraded_and_keeps_its_data(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0001")
+    write_records(Store(engine), [full_record(molecule("H2O"))])
+    upgraded = open_store(str(tmp_path / "old.db"))
+    assert count(upgraded) == 1 and model_records(upgraded) == []
+
+
+def test_models_are_recorded_by_name_and_listed_by_prefix(store, tmp_path):
+    ids = write_records(store, [full_record(molecule("H2O")), full_record(molecule("NH3"))]).calculation_ids
+    weights = tmp_path / "model.pt"
+    weights.write_bytes(b"weights")
+    record_model(store, "learn:run_1/round-1", "gp", ids[:1], {"validation": {"force_mae": 0.2}})
+    record_model(store, "learn:run_1/round-1", "gp", ids[:1], {"validation": {"force_mae": 0.1}})  # refitted
+    record_model(store, "learn:run_1/final", "delta", ids, {"status": "converged"}, file=weights)
+    record_model(store, "learn:runX1/final", "gp", ids, {})
+    models = model_records(store, "learn:run_1/")  # "_" is a character here, not a wildcard
+    assert [m.name for m in models] == ["learn:run_1/round-1", "learn:run_1/final"]
+    assert models[0].record == {"validation": {"force_mae": 0.1}} and models[0].training_ids == ids[:1]
+    assert models[1].file == str(weights.resolve()) and models[1].sha256 == hashlib.sha256(b"weights").hexdigest()
 
 
 def test_round_trip_keeps_every_array_bit_for_bit(store):

@@ -283,18 +283,18 @@ class ActiveLearner:
         converged = (state.validation and row["validation"]["force_mae"] <= threshold
                      and float(scores.mean()) <= threshold and ran_away == 0)
         state.rounds.append(row)
-        if converged:
-            return self.finish("converged", model)
-        if self.oracle.calls >= config.budget:
-            return self.finish("budget", model)
-        if index >= config.max_rounds:
-            return self.finish("max_rounds", model)
+        stop = ("converged" if converged else "budget" if self.oracle.calls >= config.budget
+                else "max_rounds" if index >= config.max_rounds else None)
+        if stop:
+            run_files.record_round_model(state, row, model.kind, self.run_dir)
+            return self.finish(stop, model)
         covered = structure_features(state.train, state.species)
         picks = choose(visits, threshold, min(config.batch_size, config.budget - self.oracle.calls), covered, state.species)
         state.pending = [self.tagged(v, index, "uncertain") for v in picks]
         state.pending_reason = "uncertain"
         run_files.save_state(self.run_dir, state)
         row["labels"] = self.label_pending()
+        run_files.record_round_model(state, row, model.kind, self.run_dir)
 
     def finish(self, status: str, model) -> None:
         """Save the model, refitted on the validation frames too: they are oracle labels from the
@@ -307,9 +307,10 @@ class ActiveLearner:
         if state.validation:
             model = self.fit(state.train + state.validation, length_scale=gaussian_process(model).length_scale)
         validation = state.rounds[-1].get("validation", {}) if state.rounds else {}
-        save(model, self.run_dir / "model.pt", metadata={
-            "oracle": self.config.oracle, "baseline": self.config.baseline, "status": status,
-            "n_train": len(state.train) + len(state.validation), "calibration_scale": validation.get("calibration_scale")})
+        metadata = {"oracle": self.config.oracle, "baseline": self.config.baseline, "status": status,
+                    "n_train": len(state.train) + len(state.validation), "calibration_scale": validation.get("calibration_scale")}
+        save(model, self.run_dir / "model.pt", metadata=metadata)
+        run_files.record_saved_model(state, metadata, model.kind, self.run_dir, self.run_dir / "model.pt")
 
     # ---------------------------------------------------------------- steps
     def fit(self, frames: list[Atoms] | None = None, length_scale: float | None = None):

@@ -12,6 +12,9 @@ Every file is written to a temporary name and renamed, so a kill leaves either t
 version. Labeled frames also go to the store (``--db``, default ``store.sqlite`` in the folder) as
 calculations whose ``properties`` carry the run, round, reason and score, gathered in a dataset
 ``learn:<folder name>`` with the training frames as 'train' and the validation frames as 'validation'.
+Each round's model and the saved one are rows of the store's ``models`` table
+(``learn:<folder name>/round-N``, ``…/final``): the calculations each was fitted on, and the round's
+record of hyperparameters, validation errors and decisions (``esml models`` lists them).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from ase import Atoms
 
 from esml.active.walkers import Walker
 from esml.data.datasets import create_dataset, delete_dataset
+from esml.data.model_records import record_model
 from esml.data.readers import record_from_atoms
 from esml.data.store import StoreError, open_store
 from esml.data.write import write_records
@@ -100,7 +104,7 @@ def record_in_store(state: RunState, labeled: list[Atoms], run_dir: Path) -> Non
     """Add newly labeled frames to the store and rewrite the run's dataset to include them."""
     if not labeled:
         return
-    store = open_store(state.db or str(run_dir / "store.sqlite"))
+    store = _store(state, run_dir)
     records = []
     for atoms in labeled:
         record = record_from_atoms(atoms, code="esml", frame=None, units={})
@@ -119,6 +123,24 @@ def record_in_store(state: RunState, labeled: list[Atoms], run_dir: Path) -> Non
     train, validation = state.calculation_ids["train"], state.calculation_ids["validation"]
     create_dataset(store, name, train + validation, splits=["train"] * len(train) + ["validation"] * len(validation),
                    description=f"esml learn with oracle {state.config['oracle']}", definition=f"esml learn --out {run_dir}")
+
+
+def record_round_model(state: RunState, row: dict, kind: str, run_dir: Path) -> None:
+    """The store's record of a round's model: the calculations it was fitted on (the first
+    ``n_train`` training frames), its hyperparameters and validation errors, and the round's
+    decisions (walker MD, frames over the threshold, labels sent)."""
+    training = state.calculation_ids["train"][: row["n_train"]]
+    record_model(_store(state, run_dir), f"learn:{run_dir.name}/round-{row['round']}", kind, training, row)
+
+
+def record_saved_model(state: RunState, record: dict, kind: str, run_dir: Path, path: Path) -> None:
+    """The store's record of the model the run saved, fitted on every oracle call, with its file's digest."""
+    training = state.calculation_ids["train"] + state.calculation_ids["validation"]
+    record_model(_store(state, run_dir), f"learn:{run_dir.name}/final", kind, training, record, file=path)
+
+
+def _store(state: RunState, run_dir: Path):
+    return open_store(state.db or str(run_dir / "store.sqlite"))
 
 
 def _write_frames(path: Path, frames: list[Atoms]) -> None:

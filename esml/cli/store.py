@@ -1,4 +1,4 @@
-"""``esml ingest``, ``esml query`` and ``esml export``: the store from the command line."""
+"""``esml ingest``, ``esml query``, ``esml export`` and ``esml models``: the store from the command line."""
 
 from __future__ import annotations
 
@@ -90,3 +90,41 @@ def export_command(
     frames = query(open_store(db), filter_text, dataset=dataset, split=split)
     written = export_frames(frames, output, fmt)
     console.print(f"wrote {len(frames)} frames to {output} ({written})", highlight=False)
+
+
+def models_command(
+    prefix: str = typer.Argument("", help="Only models whose name starts with this, e.g. learn:RUN/."),
+    db: str = DB_OPTION,
+    json_out: Path = typer.Option(None, "--json", help="Every record in full, as JSON."),
+) -> None:
+    """Fitted models in the store: each round of `esml learn` (its store is OUT/store.sqlite unless
+    --db was given) and the model it saved, with how many calculations each learned from."""
+    import json
+
+    from rich.table import Table
+
+    from esml.cli.report import console
+    from esml.data.model_records import model_records
+    from esml.data.store import open_store
+
+    records = model_records(open_store(db), prefix)
+    if not records:
+        raise EsmlError(f"no model in the store{f' whose name starts with {prefix!r}' if prefix else ''}; "
+                        "give the store of an esml learn run with --db OUT/store.sqlite")
+    table = Table(title="Models")
+    table.add_column("name", no_wrap=True)
+    for column in ("kind", "trained on", "validation F MAE meV/Å", "MD frames over threshold"):
+        table.add_column(column, justify="right")
+    for model in records:
+        validation = model.record.get("validation", {}).get("force_mae")
+        md = model.record.get("md", {})
+        table.add_row(model.name, model.kind, str(len(model.training_ids)),
+                      "" if validation is None else f"{1000 * validation:.1f}",
+                      f"{md['over_threshold']} of {md['frames']}" if md else "")
+    console.print(table)
+    for model in records:
+        if model.file:
+            console.print(f"{model.name}: {model.file} (sha256 {model.sha256[:12]}…)", highlight=False, soft_wrap=True)
+    if json_out:
+        json_out.write_text(json.dumps([{"name": m.name, "kind": m.kind, "training_ids": m.training_ids, "record": m.record,
+                                         "file": m.file, "sha256": m.sha256, "created": m.created.isoformat()} for m in records], indent=1))

@@ -108,3 +108,19 @@ dataset_members = Table(
     Index("ix_dataset_members_calculation", "calculation_id"),
     Index("ix_dataset_members_split", "dataset_id", "split"),
 )
+
+# A model fitted on stored calculations: which ones it learned from, how it scored, and what was
+# decided with it. ``esml learn`` writes one row per round and one for the model it saves; the
+# weights stay in their file (a GP's are tens of MB), named here with their digest.
+models = Table(
+    "models", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),  # "learn:RUN/round-3", "learn:RUN/final"
+    Column("kind", String(40), nullable=False),  # the potential's family: gp, delta, ani, ...
+    Column("training_ids", JSON, nullable=False),  # calculations.id of its training frames
+    Column("record", JSON, nullable=False),  # hyperparameters, validation errors, the round's decisions
+    Column("file", Text, nullable=True),
+    Column("sha256", String(64), nullable=True),  # of that file
+    Column("esml_version", String(40), nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+)

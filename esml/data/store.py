@@ -67,8 +67,9 @@ def open_store(db: str | None = None) -> Store:
     return Store(engine)
 
 
-def upgrade(engine: Engine) -> None:
-    """Alembic ``upgrade head`` on this engine; a new store and an old one end on the same schema."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Alembic ``upgrade head`` on this engine; a new store and an old one end on the same schema.
+    An older ``revision`` makes a store as an earlier esml made it (the migration tests)."""
     from alembic import command
     from alembic.config import Config
 
@@ -76,7 +77,7 @@ def upgrade(engine: Engine) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 @contextmanager

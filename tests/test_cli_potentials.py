@@ -9,6 +9,9 @@ import pytest
 from ase import units
 from ase.build import molecule
 
+from esml.data.model_records import model_records
+from esml.data.store import open_store
+
 from test_cli import assert_one_line_error, esml
 
 TINY = ["--option", 'hidden={"1": [16, 8], "6": [16, 8], "8": [16, 8]}']
@@ -115,3 +118,8 @@ def test_train_from_a_store_dataset_uses_its_stored_splits(ethanol_file, tmp_pat
     counts = re.search(r"(\d+) training, (\d+) validation, (\d+) test frames", run.stderr)
     n_train, n_valid, n_test = map(int, counts.groups())
     assert n_train + n_valid + n_test == 24 and n_valid > 0 and n_test > 0
+    # the model goes back into the store, with the calculations it was fitted on
+    (model,) = model_records(open_store(str(db)), "train:")
+    assert model.file == str((tmp_path / "m.pt").resolve()) and model.kind == "ani"
+    assert len(model.training_ids) == n_train + n_valid and model.record["dataset"] == "ethanol"
+    assert model.record["test"]["force_mae"] > 0

@@ -64,9 +64,23 @@ def train_command(
         with live_progress(epochs, "training", quiet) as show:
             result = train_potential(kind, splits, out, config, options, resume=resume,
                                      on_epoch=lambda log: show(log.epoch, describe_epoch(log)))
+    if dataset is not None:
+        record_in_store(db, dataset, out, "ensemble" if ensemble > 1 else kind, splits, result)
     if not quiet:
         console.print(errors_table([("validation", result.valid), ("test", result.test)], "Errors of the trained model"))
         console.print(f"wrote {out}", highlight=False)
+
+
+def record_in_store(db, dataset: str, out: Path, kind: str, splits, result) -> None:
+    """A model trained from a store dataset goes back into that store, with the calculations it
+    was fitted on (training and validation frames) and its errors."""
+    from esml.data import open_store
+    from esml.data.model_records import record_model
+
+    fitted_on = [int(atoms.info["esml_id"]) for atoms in splits.train + splits.valid]
+    name = "train:" + str(out.resolve())[-194:]  # the file the weights are in names the model (200 characters at most)
+    record_model(open_store(db), name, kind, fitted_on, {"dataset": dataset, "valid": result.valid, "test": result.test},
+                 file=out)
 
 
 def load_splits(data, db, dataset, valid_fraction: float, seed: int):

@@ -65,13 +65,13 @@ def train_command(
             result = train_potential(kind, splits, out, config, options, resume=resume,
                                      on_epoch=lambda log: show(log.epoch, describe_epoch(log)))
     if dataset is not None:
-        record_in_store(db, dataset, out, "ensemble" if ensemble > 1 else kind, splits, result)
+        record_trained_model(db, dataset, out, "ensemble" if ensemble > 1 else kind, splits, result)
     if not quiet:
         console.print(errors_table([("validation", result.valid), ("test", result.test)], "Errors of the trained model"))
         console.print(f"wrote {out}", highlight=False)
 
 
-def record_in_store(db, dataset: str, out: Path, kind: str, splits, result) -> None:
+def record_trained_model(db, dataset: str, out: Path, kind: str, splits, result) -> None:
     """A model trained from a store dataset goes back into that store, with the calculations it
     was fitted on (training and validation frames) and its errors."""
     from esml.data import open_store

@@ -91,6 +91,26 @@ def test_tiny_loop_learns_within_its_budget_and_records_everything(tmp_path):
     assert listed.returncode == 0 and "learn:run/final" in listed.stderr and str(run / "model.pt") in listed.stderr, listed.stderr
 
 
+def test_a_validation_set_drawn_again_sends_the_old_frames_to_training(tmp_path):
+    """Once the training set has grown enough, the validation frames come again from the current
+    model's MD; the old ones, labeled once, become training frames, in the files and the store."""
+    run = tmp_path / "run"
+    learner = ActiveLearner(run, replace(TINY, budget=32, validation_refresh=1.2), LabelCache(tmp_path / "labels.sqlite"))
+    learner.start(molecule("CH3CH2OH"))
+    state = learner.run()
+    draws = [row for row in state.rounds if row.get("validation_drawn")]
+    assert len(draws) >= 2
+    assert state.oracle_calls == len(state.train) + len(state.validation)
+    retired = [atoms for atoms in ase.io.read(run / "train.xyz", ":") if atoms.info["learn_reason"] == "validation"]
+    assert len(retired) >= TINY.n_validation
+    current = {atoms.positions.tobytes() for atoms in ase.io.read(run / "validation.xyz", ":")}
+    assert current and not current & {atoms.positions.tobytes() for atoms in ase.io.read(run / "train.xyz", ":")}
+    assert all(atoms.info["learn_round"] == draws[-1]["round"] for atoms in ase.io.read(run / "validation.xyz", ":"))
+    with open_store(str(run / "store.sqlite")).engine.connect() as connection:
+        splits = dict(connection.exec_driver_sql("SELECT split, COUNT(*) FROM dataset_members GROUP BY split").fetchall())
+    assert splits == {"train": len(state.train), "validation": len(state.validation)}
+
+
 def test_a_killed_run_resumes_without_repeating_an_oracle_call(tmp_path):
     """Killed in the middle of labeling a batch: the resumed run labels the rest of that batch,
     and the cache shows every geometry computed exactly once."""

@@ -9,7 +9,7 @@ themselves (farthest-point sampling in descriptor space, away from what is alrea
 repeat until the target or the budget is reached. The threshold is the target itself, read
 through the calibration, so there is nothing to tune by hand.
 
-The validation frames are drawn once, at random, from the model's own equilibrated MD (frames
+The validation frames are drawn at random from the model's own equilibrated MD (frames
 from a walker's warm-up after its momenta were drawn are left out: they are colder than the
 temperature asked for): in the first round in which no walker runs away (or, at the latest, once
 a quarter of the budget is spent) and the walkers pass through twice as many such frames as the
@@ -18,6 +18,14 @@ Drawn earlier, from the MD of a model that still lets molecules distort wildly, 
 frames the later, better model never visits, and the validation error would stall on them. They
 are labeled by the oracle and count towards the budget like every other call. Until then σ is
 used as it comes, and the run cannot stop as converged.
+
+Each validation frame is labeled once and is never a training frame while it validates. A set
+drawn from an early model's MD stops representing the later model's: on acetone the early MD
+stayed colder than the reference MD (the calibrated σ then covered 58 % of the test errors, and
+the run stopped while its 600 K error was over the target), on aspirin hotter (the run went on
+below the target). So once the training set has grown ``validation_refresh`` times since the
+set was drawn, a new set is drawn from the current model's MD, and the old frames, labeled
+already, join the training set.
 
 A run lives in one folder (see :mod:`esml.active.run_files`): labeled frames, walkers, the
 decisions still to be labeled, the model, the report. Everything is written before the oracle is
@@ -72,6 +80,7 @@ class LearnConfig:
     n_seed: int = 4
     seed_rattle: float = 0.05  # Å, Gaussian displacements of the seed frames
     n_validation: int = 20
+    validation_refresh: float = 2.0  # draw the validation set again once the training set grew this much (0: never)
     runaway_factor: float = 4.0  # a walker stops when its score passes this × the target
     max_rounds: int = 100
     gp: GPConfig = GPConfig()
@@ -269,8 +278,10 @@ class ActiveLearner:
         # a run whose walkers keep running away still needs a calibration: at the latest once a
         # quarter of the budget is spent, whatever the walkers did
         ready = (ran_away == 0 or self.oracle.calls >= config.budget / 4) and len(steady) >= 2 * config.n_validation
-        if not state.validation and room >= len(config.temperatures) and ready:
+        if ready and self.validation_due(room):
+            self.retire_validation()
             drawn = {id(v) for v in self.draw_validation(steady, index, room)}
+            row["validation_drawn"] = len(state.validation)
             calibrated = self.calibrate(calculator, row)
             # a validation frame is never also a training frame; the walkers scored without a
             # calibration, and a scale calibration rescales every score by the same factor
@@ -369,9 +380,26 @@ class ActiveLearner:
                 ran_away += walk.ran_away
         return visits, ran_away
 
+    def validation_due(self, room: int) -> bool:
+        """A first validation set needs one frame per temperature; a new one replaces the old only
+        whole, and only once the training set has grown ``validation_refresh`` times since."""
+        state, config = self.state, self.config
+        if not state.validation:
+            return room >= len(config.temperatures)
+        grown = config.validation_refresh > 0 and len(state.train) >= config.validation_refresh * state.validation_drawn_at
+        return grown and room >= config.n_validation
+
+    def retire_validation(self) -> None:
+        """The validation frames, labeled once and never trained on, join the training set."""
+        if self.state.validation:
+            self.state.train.extend(self.state.validation)
+            self.state.validation = []
+            run_files.retire_validation(self.state, self.run_dir)
+
     def draw_validation(self, visits: list[Visit], index: int, count: int) -> list[Visit]:
         """``count`` random frames of the model's own MD, as many from each temperature; labeled once."""
-        rng = np.random.default_rng(self.config.seed + 7)
+        earlier_draws = sum(1 for row in self.state.rounds if row.get("validation_drawn"))
+        rng = np.random.default_rng(self.config.seed + 7 + 101 * earlier_draws)
         temperatures = sorted({v.temperature_K for v in visits})
         chosen = []
         for temperature in temperatures:
@@ -380,6 +408,7 @@ class ActiveLearner:
             chosen += [pool[k] for k in sorted(rng.choice(len(pool), take, replace=False))]
         self.state.pending = [self.tagged(v, index, "validation") for v in chosen]
         self.state.pending_reason = "validation"
+        self.state.validation_drawn_at = len(self.state.train)
         run_files.save_state(self.run_dir, self.state)
         self.label_pending()
         if not self.state.validation:

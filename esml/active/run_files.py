@@ -55,6 +55,7 @@ class RunState:
     wall_seconds: float = 0.0
     failures: list[dict] = field(default_factory=list)
     calculation_ids: dict[str, list[int]] = field(default_factory=lambda: {"train": [], "validation": []})
+    validation_drawn_at: int | None = None  # training frames when the validation set was drawn
 
 
 def claim(run_dir: Path) -> None:
@@ -72,7 +73,7 @@ def save_state(run_dir: Path, state: RunState) -> None:
     _write_frames(run_dir / "trusted.xyz", [w.trusted for w in state.walkers])
     scalars = {key: getattr(state, key) for key in (
         "config", "species", "db", "status", "pending_reason", "rounds", "oracle_calls", "oracle_computed",
-        "wall_seconds", "failures", "calculation_ids")}
+        "wall_seconds", "failures", "calculation_ids", "validation_drawn_at")}
     scalars["walkers"] = [{"index": w.index, "temperature_K": w.temperature_K, "warm_fs": w.warm_fs,
                           "trusted_warm_fs": w.trusted_warm_fs} for w in state.walkers]
     _write_text(run_dir / STATE, json.dumps(scalars, indent=1))
@@ -89,6 +90,8 @@ def load_state(run_dir: Path) -> RunState:
         setattr(state, name, _read_frames(run_dir / f"{name}.xyz"))
     positions, trusted = _read_frames(run_dir / "walkers.xyz"), _read_frames(run_dir / "trusted.xyz")
     state.walkers = [Walker(m["index"], m["temperature_K"], a, t, *_warm_times(m)) for m, a, t in zip(walkers_meta, positions, trusted)]
+    if state.validation_drawn_at is None:  # a run saved before validation sets were drawn again
+        state.validation_drawn_at = len(state.train)
     return state
 
 
@@ -115,6 +118,18 @@ def record_in_store(state: RunState, labeled: list[Atoms], run_dir: Path) -> Non
     for atoms, calculation_id in zip(labeled, ids):
         split = "validation" if atoms.info["learn_reason"] == "validation" else "train"
         state.calculation_ids[split].append(calculation_id)
+    _write_dataset(store, state, run_dir)
+
+
+def retire_validation(state: RunState, run_dir: Path) -> None:
+    """The store's side of validation frames joining the training set: the run's dataset lists
+    them as 'train' (their ``learn_reason`` stays 'validation': why they were labeled)."""
+    state.calculation_ids["train"] += state.calculation_ids["validation"]
+    state.calculation_ids["validation"] = []
+    _write_dataset(_store(state, run_dir), state, run_dir)
+
+
+def _write_dataset(store, state: RunState, run_dir: Path) -> None:
     name = f"learn:{run_dir.name}"
     try:
         delete_dataset(store, name)

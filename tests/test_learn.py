@@ -192,6 +192,7 @@ def test_learn_command_refuses_bad_input_in_one_line(tmp_path):
     assert_one_line_error(esml("learn", start, "--oracle", "nosuchxc/sto-3g", "--out", out, "-q"), "nosuchxc")
     assert_one_line_error(esml("learn", start, "--oracle", "b3lyp", "--out", out, "-q"), "not understood")
     assert_one_line_error(esml("learn", start, "--temperature", "hot", "--out", out, "-q"), "--temperature")
+    assert_one_line_error(esml("learn", start, "--validation-refresh", "0.5", "--out", out, "-q"), "--validation-refresh")
     assert_one_line_error(esml("learn", start, "--oracle", "pbe/def2-svp", "--baseline", "xtb", "--out", out, "-q"), "not understood")
     assert_one_line_error(esml("learn", tmp_path / "missing.xyz", "--out", out, "-q"), "no such file")
     assert_one_line_error(esml("learn", "--resume", "--out", tmp_path / "none", "-q"), "no run to resume")

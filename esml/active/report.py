@@ -83,7 +83,9 @@ def html_page(report: dict, run_dir: Path) -> str:
     rows = []
     for row in report["rounds"]:
         validation, md, labels = row.get("validation", {}), row.get("md", {}), row.get("labels", {})
-        cells = [row["round"], row.get("oracle_calls", ""), row["n_train"], _milli(validation.get("force_mae")),
+        # a validation force MAE on a set drawn in this round is marked: the curve may step there
+        fresh = " (new set)" if row.get("validation_drawn") else ""
+        cells = [row["round"], row.get("oracle_calls", ""), row["n_train"], _milli(validation.get("force_mae")) + fresh,
                  _percent(validation.get("coverage_2sigma")), _number(validation.get("calibration_scale")),
                  md.get("frames", ""), md.get("over_threshold", ""), _milli(md.get("mean_expected_force_mae")),
                  md.get("walkers_ran_away", ""), labels.get("sent", "")]

@@ -23,7 +23,10 @@ def learn_command(
     steps: int = typer.Option(400, "--steps", min=10, help="MD steps per walker per round (0.5 fs each)."),
     batch: int = typer.Option(8, "--batch", min=1, help="Most new oracle calls per round."),
     inducing: int = typer.Option(None, "--inducing", min=10, help="Most inducing environments per element of the GP (default 1000); a large cell needs more (BENCHMARKS.md), each costs fit and MD time. May be raised on --resume."),
-    validation: int = typer.Option(20, "--validation", min=2, help="Validation frames, drawn once from the model's own MD."),
+    validation: int = typer.Option(20, "--validation", min=2, help="Validation frames, drawn from the model's own MD; each is labeled once."),
+    validation_refresh: float = typer.Option(2.0, "--validation-refresh", min=0.0, help=(
+        "Draw the validation frames again from the current model's MD once the training set has grown this many "
+        "times since they were drawn; the old ones join the training set. 0: never.")),
     workers: int = typer.Option(1, "--workers", "-j", min=1, help="Oracle worker processes."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address for the oracle calls."),
     cache: Path = typer.Option(None, help="Label cache (SQLite); default $ESML_CACHE or ~/.cache/esml/labels.sqlite."),
@@ -63,6 +66,7 @@ def learn_command(
             oracle=checked_method(oracle, structure), baseline=checked_baseline(baseline, structure),
             target_force_mae=target_force_mae, temperatures=parse_temperatures(temperature),
             budget=budget, walkers_per_temperature=walkers, batch_size=batch, n_validation=validation,
+            validation_refresh=checked_refresh(validation_refresh),
             workers=workers, scheduler=scheduler, seed=seed,
         )
         config = replace(config, walk=replace(config.walk, steps=steps), gp=replace(config.gp, max_inducing=inducing or config.gp.max_inducing))
@@ -95,6 +99,13 @@ def checked_method(text: str, structure) -> str:
 def checked_baseline(text: str, structure) -> str:
     """``auto`` and ``none`` as given (the learner resolves them against the oracle); a method string is checked."""
     return text if text in ("auto", "none") else checked_method(text, structure)
+
+
+def checked_refresh(factor: float) -> float:
+    if 0 < factor <= 1:
+        raise EsmlError(f"--validation-refresh {factor:g} would draw a new validation set every round; "
+                        "give a growth factor above 1 (e.g. 2) or 0 for never")
+    return factor
 
 
 def parse_temperatures(text: str) -> tuple[float, ...]:

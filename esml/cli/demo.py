@@ -33,6 +33,7 @@ def demo_command(
         ase.io.write(start, molecule("CH3CH2OH"), format="extxyz")
     learn_command(
         start=None if resume else start, oracle=oracle, baseline="auto", target_force_mae=0.05, temperature=temperature, budget=budget,
-        out=output, resume=resume, db=None, walkers=2, steps=steps, batch=8, inducing=None, validation=20, workers=1,
+        out=output, resume=resume, db=None, walkers=2, steps=steps, batch=8, inducing=None, validation=20,
+        validation_refresh=2.0, workers=1,
         scheduler=None, cache=cache, seed=0, quiet=quiet,
     )

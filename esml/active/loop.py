@@ -39,12 +39,14 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 from ase import Atoms
 
 from esml.active import run_files
+from esml.data.store import Store
 from esml.active.report import write_report
 from esml.active.calibration import Calibration, coverage, fit_calibration, reliability_curve
 from esml.active.descriptors import structure_features
@@ -216,6 +218,10 @@ class ActiveLearner:
         self.length_scale_search: tuple[int, float] | None = None  # (training frames, ℓ chosen) at the last search
         self.state: run_files.RunState | None = None
 
+    @cached_property
+    def store(self) -> Store:
+        return run_files.open_run_store(self.state, self.run_dir)
+
     # ---------------------------------------------------------------- setup
     def start(self, start: Atoms, db: str | None = None) -> None:
         """A new run; :meth:`run` labels the seed frames first (an oracle that fails on all of them stops there)."""
@@ -297,7 +303,7 @@ class ActiveLearner:
         stop = ("converged" if converged else "budget" if self.oracle.calls >= config.budget
                 else "max_rounds" if index >= config.max_rounds else None)
         if stop:
-            run_files.record_round_model(state, row, model.kind, self.run_dir)
+            run_files.record_round_model(self.store, state, row, model.kind, self.run_dir)
             return self.finish(stop, model)
         covered = structure_features(state.train, state.species)
         picks = choose(visits, threshold, min(config.batch_size, config.budget - self.oracle.calls), covered, state.species)
@@ -305,7 +311,7 @@ class ActiveLearner:
         state.pending_reason = "uncertain"
         run_files.save_state(self.run_dir, state)
         row["labels"] = self.label_pending()
-        run_files.record_round_model(state, row, model.kind, self.run_dir)
+        run_files.record_round_model(self.store, state, row, model.kind, self.run_dir)
 
     def finish(self, status: str, model) -> None:
         """Save the model, refitted on the validation frames too: they are oracle labels from the
@@ -321,7 +327,7 @@ class ActiveLearner:
         metadata = {"oracle": self.config.oracle, "baseline": self.config.baseline, "status": status,
                     "n_train": len(state.train) + len(state.validation), "calibration_scale": validation.get("calibration_scale")}
         save(model, self.run_dir / "model.pt", metadata=metadata)
-        run_files.record_saved_model(state, metadata, model.kind, self.run_dir, self.run_dir / "model.pt")
+        run_files.record_saved_model(self.store, state, metadata, model.kind, self.run_dir, self.run_dir / "model.pt")
 
     # ---------------------------------------------------------------- steps
     def fit(self, frames: list[Atoms] | None = None, length_scale: float | None = None):
@@ -394,7 +400,7 @@ class ActiveLearner:
         if self.state.validation:
             self.state.train.extend(self.state.validation)
             self.state.validation = []
-            run_files.retire_validation(self.state, self.run_dir)
+            run_files.retire_validation(self.store, self.state, self.run_dir)
 
     def draw_validation(self, visits: list[Visit], index: int, count: int) -> list[Visit]:
         """``count`` random frames of the model's own MD, as many from each temperature; labeled once."""
@@ -429,7 +435,7 @@ class ActiveLearner:
             return {"sent": 0}
         labeled, counts = self.oracle.label(state.pending, self.hooks, state.pending_reason)
         (state.validation if state.pending_reason == "validation" else state.train).extend(labeled)
-        run_files.record_in_store(state, labeled, self.run_dir)
+        run_files.record_in_store(self.store, state, labeled, self.run_dir)
         state.pending, state.pending_reason = [], ""
         state.oracle_calls, state.oracle_computed = self.oracle.calls, self.oracle.computed
         state.failures = list(self.oracle.failures)

@@ -30,7 +30,7 @@ from esml.active.walkers import Walker
 from esml.data.datasets import create_dataset, delete_dataset
 from esml.data.model_records import record_model
 from esml.data.readers import record_from_atoms
-from esml.data.store import StoreError, open_store
+from esml.data.store import Store, StoreError, open_store
 from esml.data.write import write_records
 from esml.errors import EsmlError
 
@@ -103,11 +103,16 @@ def _warm_times(meta: dict) -> tuple[float, float]:
     return (1e9 if meta["thermalised"] else 0.0), 0.0
 
 
-def record_in_store(state: RunState, labeled: list[Atoms], run_dir: Path) -> None:
+def open_run_store(state: RunState, run_dir: Path) -> Store:
+    """The run's store (``--db``, or store.sqlite in the run folder), opened once per run: every
+    opening checks the schema and makes a connection pool."""
+    return open_store(state.db or str(run_dir / "store.sqlite"))
+
+
+def record_in_store(store: Store, state: RunState, labeled: list[Atoms], run_dir: Path) -> None:
     """Add newly labeled frames to the store and rewrite the run's dataset to include them."""
     if not labeled:
         return
-    store = _store(state, run_dir)
     records = []
     for atoms in labeled:
         record = record_from_atoms(atoms, code="esml", frame=None, units={})
@@ -121,15 +126,15 @@ def record_in_store(state: RunState, labeled: list[Atoms], run_dir: Path) -> Non
     _write_dataset(store, state, run_dir)
 
 
-def retire_validation(state: RunState, run_dir: Path) -> None:
+def retire_validation(store: Store, state: RunState, run_dir: Path) -> None:
     """The store's side of validation frames joining the training set: the run's dataset lists
     them as 'train' (their ``learn_reason`` stays 'validation': why they were labeled)."""
     state.calculation_ids["train"] += state.calculation_ids["validation"]
     state.calculation_ids["validation"] = []
-    _write_dataset(_store(state, run_dir), state, run_dir)
+    _write_dataset(store, state, run_dir)
 
 
-def _write_dataset(store, state: RunState, run_dir: Path) -> None:
+def _write_dataset(store: Store, state: RunState, run_dir: Path) -> None:
     name = f"learn:{run_dir.name}"
     try:
         delete_dataset(store, name)
@@ -140,22 +145,18 @@ def _write_dataset(store, state: RunState, run_dir: Path) -> None:
                    description=f"esml learn with oracle {state.config['oracle']}", definition=f"esml learn --out {run_dir}")
 
 
-def record_round_model(state: RunState, row: dict, kind: str, run_dir: Path) -> None:
+def record_round_model(store: Store, state: RunState, row: dict, kind: str, run_dir: Path) -> None:
     """The store's record of a round's model: the calculations it was fitted on (the first
     ``n_train`` training frames), its hyperparameters and validation errors, and the round's
     decisions (walker MD, frames over the threshold, labels sent)."""
     training = state.calculation_ids["train"][: row["n_train"]]
-    record_model(_store(state, run_dir), f"learn:{run_dir.name}/round-{row['round']}", kind, training, row)
+    record_model(store, f"learn:{run_dir.name}/round-{row['round']}", kind, training, row)
 
 
-def record_saved_model(state: RunState, record: dict, kind: str, run_dir: Path, path: Path) -> None:
+def record_saved_model(store: Store, state: RunState, record: dict, kind: str, run_dir: Path, path: Path) -> None:
     """The store's record of the model the run saved, fitted on every oracle call, with its file's digest."""
     training = state.calculation_ids["train"] + state.calculation_ids["validation"]
-    record_model(_store(state, run_dir), f"learn:{run_dir.name}/final", kind, training, record, file=path)
-
-
-def _store(state: RunState, run_dir: Path):
-    return open_store(state.db or str(run_dir / "store.sqlite"))
+    record_model(store, f"learn:{run_dir.name}/final", kind, training, record, file=path)
 
 
 def _write_frames(path: Path, frames: list[Atoms]) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from esml.active.calibration import METHODS, coverage, fit_calibration, reliability_curve, reliability_plot
+from esml.training.calibration import METHODS, coverage, fit_calibration, reliability_curve, reliability_plot
 from esml.potentials import load
 from esml.potentials.base import predict
 from esml.structures import read_structures

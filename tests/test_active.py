@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ase.build import molecule
 
-from esml.active.calibration import coverage, fit_calibration, reliability_curve, reliability_plot
+from esml.training.calibration import coverage, fit_calibration, reliability_curve, reliability_plot
 from esml.active.descriptors import structure_features
 from esml.active.loop import ErrorScore
 from esml.active.selection import farthest_point_sampling

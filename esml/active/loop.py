@@ -46,13 +46,12 @@ import numpy as np
 from ase import Atoms
 
 from esml.active import run_files
-from esml.data.store import Store
-from esml.active.report import write_report
-from esml.active.calibration import Calibration, coverage, fit_calibration, reliability_curve
 from esml.active.descriptors import structure_features
+from esml.active.report import write_report
 from esml.active.selection import farthest_point_sampling
 from esml.active.walkers import Visit, WalkSettings, explore, start_walkers
 from esml.calculator import PotentialCalculator
+from esml.data.store import Store
 from esml.errors import EsmlError
 from esml.potentials.base import Potential
 from esml.potentials.delta import DeltaPotential
@@ -62,6 +61,7 @@ from esml.qm.cache import LabelCache
 from esml.qm.label import label_structures
 from esml.qm.methods import MethodSpec
 from esml.simulate.dynamics import bonds
+from esml.training.calibration import Calibration, coverage, fit_calibration, reliability_curve
 from esml.training.delta import fit_gp_on_baseline, resolve_baseline
 from esml.training.gp import DescriptorCache, GPConfig
 

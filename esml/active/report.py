@@ -49,7 +49,7 @@ def write_report(run_dir: Path, state) -> dict:
     learning_curve_plot(state.rounds, report["target_force_mae"], run_dir / "learning_curve.png")
     if state.rounds and "reliability" in state.rounds[-1]:
         reliability = state.rounds[-1]["reliability"]
-        from esml.active.calibration import reliability_plot
+        from esml.training.calibration import reliability_plot
 
         curves = {name: (np.array(reliability["expected"]), np.array(reliability[name])) for name in ("raw", "calibrated")}
         reliability_plot(curves, run_dir / "reliability.png", f"force σ on {report['n_validation']} validation frames")

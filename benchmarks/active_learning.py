@@ -116,7 +116,7 @@ def run_active(oracle: str, start, test, args, run_dir: Path) -> dict:
         "status": state.status, "oracle_calls": state.oracle_calls, "wall_seconds": round(seconds, 1),
         "curve": curve, "final_force_mae": final["force_mae"],
         "test_coverage_1sigma": final["force_coverage_1sigma"], "test_coverage_2sigma": final["force_coverage_2sigma"],
-        "calibration_scale": scale,
+        "calibration_scale": scale, "cross_validated_force_mae": state.saved_model.get("force_mae"),
     }
 
 

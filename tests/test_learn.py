@@ -17,7 +17,7 @@ from ase import Atoms
 from ase.build import bulk, molecule
 
 from esml.active.descriptors import structure_features
-from esml.active.loop import ActiveLearner, Hooks, LearnConfig, choose
+from esml.active.loop import ActiveLearner, Hooks, LearnConfig, choose, gaussian_process
 from esml.active.walkers import Visit, WalkSettings
 from esml.calculator import PotentialCalculator, calculator
 from esml.data.ingest import file_sha256
@@ -26,6 +26,7 @@ from esml.data.query import SPLITS
 from esml.data.store import open_store
 from esml.potentials.files import load, metadata
 from esml.qm.cache import LabelCache
+from esml.training.evaluate import evaluate_frames
 
 from test_cli import assert_one_line_error, esml
 
@@ -89,6 +90,17 @@ def test_tiny_loop_learns_within_its_budget_and_records_everything(tmp_path):
     assert models[-1].sha256 == file_sha256(run / "model.pt") and models[-1].record["calibration_scale"] == scale
     listed = esml("models", "--db", run / "store.sqlite")
     assert listed.returncode == 0 and "learn:run/final" in listed.stderr and str(run / "model.pt") in listed.stderr, listed.stderr
+    # the saved model, fitted on the validation frames too, is measured by 4-fold cross-validation:
+    # each fold's validation frames predicted by a model fitted without them
+    saved = report["saved_model"]
+    assert saved["folds"] == 4 and scale == saved["calibration_scale"] != report["rounds"][-1]["validation"]["calibration_scale"]
+    length_scale = gaussian_process(load(run / "model.pt")).length_scale
+    fold_errors = []
+    for fold in range(4):
+        model = learner.fit(state.train + [f for k, f in enumerate(state.validation) if k % 4 != fold], length_scale=length_scale)
+        _, arrays = evaluate_frames(model, state.validation[fold::4])
+        fold_errors.append(arrays["forces"] - arrays["reference_forces"])
+    assert saved["force_mae"] == pytest.approx(np.abs(np.concatenate(fold_errors)).mean(), rel=1e-6)
 
 
 def test_a_validation_set_drawn_again_sends_the_old_frames_to_training(tmp_path):

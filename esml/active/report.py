@@ -1,7 +1,8 @@
 """What an ``esml learn`` run reports, rewritten after every round so it can be watched live:
 
     report.json          status, oracle calls, wall time, and per round the validation errors,
-                         calibration, MD statistics and labeling counts
+                         calibration, MD statistics and labeling counts; at the end the saved
+                         model's cross-validated force MAE and σ factor
     learning_curve.png   validation force MAE against oracle calls, with the target
     reliability.png      observed against expected coverage of ±kσ, raw and calibrated (last round)
     report.html          one page with all of it, for a browser
@@ -38,6 +39,7 @@ def summary(state) -> dict:
         "force_mae": validation.get("force_mae"),
         "coverage_1sigma": validation.get("coverage_1sigma"),
         "coverage_2sigma": validation.get("coverage_2sigma"),
+        "saved_model": state.saved_model,  # its cross-validated force MAE and σ factor, once the run has ended
         "rounds": [{k: v for k, v in row.items() if k != "reliability"} for row in state.rounds],
         "failures": state.failures,
     }
@@ -101,6 +103,10 @@ def html_page(report: dict, run_dir: Path) -> str:
              ("target force MAE", f"{1000 * report['target_force_mae']:.0f} meV/Å"),
              ("validation force MAE", f"{_milli(report['force_mae'])} meV/Å"),
              ("wall time", f"{report['wall_seconds']:.0f} s")]
+    if report["saved_model"]:
+        saved = report["saved_model"]
+        facts.append(("saved model", f"cross-validated force MAE {_milli(saved['force_mae'])} meV/Å, "
+                                     f"σ scale {_number(saved['calibration_scale'])} ({saved['folds']} folds)"))
     fact_rows = "".join(f"<tr><th>{escape(k)}</th><td class='{k.replace(' ', '-')}'>{escape(str(v))}</td></tr>" for k, v in facts)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>esml learn: {escape(run_dir.name)}</title>

@@ -56,6 +56,7 @@ class RunState:
     failures: list[dict] = field(default_factory=list)
     calculation_ids: dict[str, list[int]] = field(default_factory=lambda: {"train": [], "validation": []})
     validation_drawn_at: int | None = None  # training frames when the validation set was drawn
+    saved_model: dict = field(default_factory=dict)  # cross-validated errors of the model saved at the end
 
 
 def claim(run_dir: Path) -> None:

@@ -134,6 +134,8 @@ def finish_message(state, out: Path, config) -> None:
     last = state.rounds[-1].get("validation", {}) if state.rounds else {}
     mae = last.get("force_mae")
     error = "no validation yet" if mae is None else f"validation force MAE {1000 * mae:.1f} meV/Å"
+    if state.saved_model:
+        error += f" (saved model, cross-validated: {1000 * state.saved_model['force_mae']:.1f})"
     console.print(f"{state.status}: {state.oracle_calls} oracle calls, {error}, {state.wall_seconds:.0f} s; "
                   f"model {out / 'model.pt'}, report {out / 'report.html'}", highlight=False)
     if state.status != "converged":

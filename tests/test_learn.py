@@ -16,6 +16,7 @@ import torch
 from ase import Atoms
 from ase.build import bulk, molecule
 
+from esml.active import run_files
 from esml.active.descriptors import structure_features
 from esml.active.loop import ActiveLearner, Hooks, LearnConfig, choose, gaussian_process
 from esml.active.walkers import Visit, WalkSettings
@@ -90,6 +91,10 @@ def test_tiny_loop_learns_within_its_budget_and_records_everything(tmp_path):
     assert models[-1].sha256 == file_sha256(run / "model.pt") and models[-1].record["calibration_scale"] == scale
     listed = esml("models", "--db", run / "store.sqlite")
     assert listed.returncode == 0 and "learn:run/final" in listed.stderr and str(run / "model.pt") in listed.stderr, listed.stderr
+    dumped = esml("models", "learn:run/final", "--db", run / "store.sqlite", "--json", tmp_path / "models.json")
+    assert dumped.returncode == 0, dumped.stderr
+    [final] = json.loads((tmp_path / "models.json").read_text())
+    assert final["sha256"] == models[-1].sha256 and final["record"]["calibration_scale"] == scale
     # the saved model, fitted on the validation frames too, is measured by 4-fold cross-validation:
     # each fold's validation frames predicted by a model fitted without them
     saved = report["saved_model"]
@@ -101,6 +106,7 @@ def test_tiny_loop_learns_within_its_budget_and_records_everything(tmp_path):
         _, arrays = evaluate_frames(model, state.validation[fold::4])
         fold_errors.append(arrays["forces"] - arrays["reference_forces"])
     assert saved["force_mae"] == pytest.approx(np.abs(np.concatenate(fold_errors)).mean(), rel=1e-6)
+    assert run_files.load_state(run).saved_model == saved  # kept in state.json: --resume still knows it
 
 
 def test_a_validation_set_drawn_again_sends_the_old_frames_to_training(tmp_path):

@@ -74,7 +74,7 @@ def save_state(run_dir: Path, state: RunState) -> None:
     _write_frames(run_dir / "trusted.xyz", [w.trusted for w in state.walkers])
     scalars = {key: getattr(state, key) for key in (
         "config", "species", "db", "status", "pending_reason", "rounds", "oracle_calls", "oracle_computed",
-        "wall_seconds", "failures", "calculation_ids", "validation_drawn_at")}
+        "wall_seconds", "failures", "calculation_ids", "validation_drawn_at", "saved_model")}
     scalars["walkers"] = [{"index": w.index, "temperature_K": w.temperature_K, "warm_fs": w.warm_fs,
                           "trusted_warm_fs": w.trusted_warm_fs} for w in state.walkers]
     _write_text(run_dir / STATE, json.dumps(scalars, indent=1))

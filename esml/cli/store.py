@@ -100,6 +100,7 @@ def models_command(
     """Fitted models in the store: each round of `esml learn` (its store is OUT/store.sqlite unless
     --db was given) and the model it saved, with how many calculations each learned from."""
     import json
+    from dataclasses import asdict
 
     from rich.table import Table
 
@@ -126,5 +127,4 @@ def models_command(
         if model.file:
             console.print(f"{model.name}: {model.file} (sha256 {model.sha256[:12]}…)", highlight=False, soft_wrap=True)
     if json_out:
-        json_out.write_text(json.dumps([{"name": m.name, "kind": m.kind, "training_ids": m.training_ids, "record": m.record,
-                                         "file": m.file, "sha256": m.sha256, "created": m.created.isoformat()} for m in records], indent=1))
+        json_out.write_text(json.dumps([{**asdict(m), "created": m.created.isoformat()} for m in records], indent=1))

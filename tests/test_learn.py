@@ -105,7 +105,7 @@ def test_tiny_loop_learns_within_its_budget_and_records_everything(tmp_path):
         model = learner.fit(state.train + [f for k, f in enumerate(state.validation) if k % 4 != fold], length_scale=length_scale)
         _, arrays = evaluate_frames(model, state.validation[fold::4])
         fold_errors.append(arrays["forces"] - arrays["reference_forces"])
-    # float32 sums in a different order (one frame at a time, or batched): equal to a few parts per million
+    # the same errors summed in another order (one frame at a time, or batched): equal to a few parts per million
     assert saved["force_mae"] == pytest.approx(np.abs(np.concatenate(fold_errors)).mean(), rel=1e-4)
     assert run_files.load_state(run).saved_model == saved  # kept in state.json: --resume still knows it
 

@@ -33,7 +33,7 @@ from ase.build import molecule
 from ase.io import read, write
 from scipy.spatial.transform import Rotation
 
-from esml.calculator import calculator
+from esml.potentials import load_calculator
 from esml.simulate.dynamics import MDSettings
 from potential_md import md_run
 
@@ -78,7 +78,7 @@ def learn(start: Path, run_dir: Path, budget: int, target: float, inducing: int 
 def stability(start: Atoms, model: Path, picoseconds: float, trajectory: Path) -> dict:
     """potential_md.py's NVT summary, and the shortest interatomic distance in the saved frames."""
     settings = MDSettings("nvt", "langevin", 300.0, 0.5, int(picoseconds * 2000), 20)
-    summary = md_run(start, calculator(model), settings, trajectory)
+    summary = md_run(start, load_calculator(model), settings, trajectory)
     pairs = np.triu_indices(len(start), 1)
     shortest = min(float(frame.get_all_distances(mic=True)[pairs].min()) for frame in read(trajectory, index=":"))
     return summary | {"shortest_distance_A": shortest}

@@ -22,7 +22,7 @@ import numpy as np
 
 from esml.training.calibration import METHODS, coverage, fit_calibration, reliability_curve, reliability_plot
 from esml.potentials import load
-from esml.potentials.base import predict
+from esml.potential import predict
 from esml.structures import read_structures
 from esml.training.data import GraphSet, split_frames
 from esml.training.config import TrainConfig

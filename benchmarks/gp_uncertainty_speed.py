@@ -26,7 +26,7 @@ import torch
 from ase.build import molecule
 
 from esml.potentials.gp import GaussianProcessPotential
-from esml.potentials.graph import atoms_to_graph
+from esml.graph import atoms_to_graph
 
 sys.path.insert(0, str(Path(__file__).parent))
 from active_periodic import water_box  # noqa: E402

@@ -34,7 +34,7 @@ from esml.properties.ranking import (extensions, fine_scans, labeled_energies, m
                                     scans, unit_cells)
 from esml.qm.cache import LabelCache
 from esml.qm.label import label_structures
-from esml.qm.methods import parse_method
+from esml.methods import parse_method
 from esml.training.data import Splits
 from esml.training.config import TrainConfig
 from esml.training.run import train_potential

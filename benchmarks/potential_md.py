@@ -22,9 +22,9 @@ import ase.io
 import numpy as np
 import torch
 
-from esml.calculator import calculator
+from esml.potentials import load_calculator
 from esml.qm import calculator as reference_calculator
-from esml.qm.methods import parse_method
+from esml.methods import parse_method
 from esml.simulate.dynamics import MDSettings, run_md
 from esml.simulate.relax import harmonic_frequencies, optimise
 
@@ -65,7 +65,7 @@ def main() -> None:
     report = {"date": date.today().isoformat(), "machine": platform.machine(), "dataset": args.dataset,
               "reference": args.reference, "reference_frequencies_cm1": reference_modes.tolist(), "models": {}}
     for path in sorted((HERE / "results" / "models").glob(f"{args.dataset}-*.pt")):
-        calc = calculator(path)
+        calc = load_calculator(path)
         modes = frequencies(start, calc)
         entry = {
             "frequency_mae_cm1": float(np.abs(modes - reference_modes).mean()),

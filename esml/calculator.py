@@ -1,4 +1,5 @@
-"""One ASE calculator for every esml potential.
+"""One ASE calculator for every esml potential (part of the core: it knows the `Potential`
+protocol, never a family; :func:`esml.potentials.load_calculator` makes one from a model file).
 
 Results (ASE units): ``energy``/``free_energy`` eV (mean over ensemble members), ``forces``
 (n_atoms, 3) eV/Å, ``stress`` (6,) eV/Å³ in Voigt order for fully periodic cells, and the model's
@@ -14,14 +15,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
-from esml.potentials.base import Potential, predict
-from esml.potentials.files import load_with_metadata
-from esml.potentials.graph import atoms_to_graph
+from esml.graph import atoms_to_graph
+from esml.potential import Potential, predict
 
 
 class PotentialCalculator(Calculator):
@@ -56,15 +55,6 @@ class PotentialCalculator(Calculator):
         if stress:
             full = prediction.stress[0].detach().to(torch.float64).numpy()
             self.results["stress"] = full[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
-
-
-def calculator(model: Potential | str | Path, **kwargs) -> PotentialCalculator:
-    """An ASE calculator for a potential or a saved model file (whose force-σ calibration it applies)."""
-    if isinstance(model, Potential):
-        return PotentialCalculator(model, **kwargs)
-    potential, metadata = load_with_metadata(model)
-    kwargs.setdefault("force_sigma_scale", metadata.get("calibration_scale") or 1.0)
-    return PotentialCalculator(potential, **kwargs)
 
 
 def force_uncertainty(calc: Calculator, atoms) -> Callable[[object], float] | None:

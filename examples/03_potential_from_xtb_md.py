@@ -10,7 +10,7 @@ from tempfile import TemporaryDirectory
 
 from ase.build import molecule
 
-from esml.calculator import calculator
+from esml.potentials import load_calculator
 from esml.qm import calculator as reference
 from esml.qm import parse_method
 from esml.qm.cache import LabelCache, default_cache_path
@@ -31,7 +31,7 @@ def main() -> None:
         small = {"hidden": {1: [64, 32], 6: [64, 32], 8: [64, 32]}}
         result = train_ensemble("ani", splits, Path(folder) / "ethanol.pt", TrainConfig(max_epochs=40), members=2, options=small)
         print(f"validation force MAE {1000 * result.valid['force_mae']:.0f} meV/Å on {len(splits.valid)} frames")
-        model = calculator(result.path)
+        model = load_calculator(result.path)
 
     _, summary = run_md(molecule("CH3CH2OH"), model, MDSettings(temperature_K=300.0, steps=400, interval=20))
     atoms = molecule("CH3CH2OH")

@@ -12,7 +12,7 @@ from ase.build import bulk
 
 from esml.active.loop import ActiveLearner, Hooks, LearnConfig
 from esml.active.walkers import WalkSettings
-from esml.calculator import calculator
+from esml.potentials import load_calculator
 from esml.qm.cache import LabelCache, default_cache_path
 from esml.simulate.dynamics import MDSettings, run_md
 
@@ -29,7 +29,7 @@ def main() -> None:
         last = state.rounds[-1]["validation"]
         print(f"{state.status} after {state.oracle_calls} xTB calls: validation force MAE "
               f"{1000 * last['force_mae']:.1f} meV/Å, σ scale {last['calibration_scale']:.2f}")
-        model = calculator(run_dir / "model.pt")
+        model = load_calculator(run_dir / "model.pt")
         _, summary = run_md(silicon.repeat(2), model, MDSettings(temperature_K=600.0, steps=400, interval=100))
         print(f"MD of a 64-atom cell with the model: {summary.frames} frames at {summary.mean_temperature_K:.0f} K, "
               f"bonds changed {summary.bonds_changed}")

@@ -9,7 +9,7 @@ from ase.build import molecule
 from esml.training.calibration import coverage, fit_calibration, reliability_curve, reliability_plot
 from esml.active.descriptors import structure_features
 from esml.active.loop import ErrorScore
-from esml.active.selection import farthest_point_sampling
+from esml.numerics import farthest_point_sampling
 from esml.errors import EsmlError
 
 

@@ -44,9 +44,10 @@ def test_qm7_import_and_unknown_name(sqlite_store):
 
 
 def test_g2_import_keeps_the_functional_training_split(sqlite_store):
+    from esml.functionals.g2 import g2_set
     from esml.functionals.training_set import references, split
 
-    summary = import_bundled(sqlite_store, "g2")
+    summary = import_bundled(sqlite_store, "g2", sets={"g2": g2_set()})
     species = references()["species"]
     held_out = sum(name.removesuffix("+") in split()["heldout"] for name in species)  # a cation goes with its neutral
     assert summary.sizes == {"train": len(species) - held_out, "validation": 0, "test": held_out}

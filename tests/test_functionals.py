@@ -195,7 +195,7 @@ def test_save_and_load_round_trip_and_bad_files(tmp_path):
 
 def test_method_string_runs_a_learned_functional_through_esml_qm(tmp_path):
     from esml.qm import calculator
-    from esml.qm.methods import parse_method
+    from esml.methods import parse_method
 
     path = tmp_path / "Models" / "xc.pt"
     save(perturbed(), path)
@@ -271,7 +271,7 @@ def test_ionisation_potentials_are_scored_against_the_cation_references():
 def test_the_shipped_functionals_run_by_name_in_method_strings(name, omega):
     from esml.functionals.shipped import SHIPPED
     from esml.qm import calculator
-    from esml.qm.methods import parse_method
+    from esml.methods import parse_method
     from esml.units import HARTREE_TO_EV
 
     spec = parse_method(f"{name}/def2-svp")

@@ -20,7 +20,8 @@ from esml.active import run_files
 from esml.active.descriptors import structure_features
 from esml.active.loop import ActiveLearner, Hooks, LearnConfig, choose, gaussian_process
 from esml.active.walkers import Visit, WalkSettings
-from esml.calculator import PotentialCalculator, calculator
+from esml.calculator import PotentialCalculator
+from esml.potentials import load_calculator
 from esml.data.ingest import file_sha256
 from esml.data.model_records import model_records
 from esml.data.query import SPLITS
@@ -62,7 +63,7 @@ def test_tiny_loop_learns_within_its_budget_and_records_everything(tmp_path):
     scale = metadata(run / "model.pt")["calibration_scale"]
     frame = ase.io.read(run / "validation.xyz")
     raw = PotentialCalculator(load(run / "model.pt")).get_property("forces_std", frame)
-    np.testing.assert_allclose(calculator(run / "model.pt").get_property("forces_std", frame), scale * raw, rtol=1e-12)
+    np.testing.assert_allclose(load_calculator(run / "model.pt").get_property("forces_std", frame), scale * raw, rtol=1e-12)
     evaluated = esml("evaluate", run / "model.pt", run / "validation.xyz", "--json", tmp_path / "m.json")
     assert evaluated.returncode == 0, evaluated.stderr
     metrics = json.loads((tmp_path / "m.json").read_text())

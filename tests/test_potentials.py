@@ -9,7 +9,7 @@ from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_s
 
 from esml.calculator import PotentialCalculator
 from esml.errors import StructureError
-from esml.potentials import ANIPotential, CGCNNPotential, PaiNNPotential, load, save
+from esml.potentials import ANIPotential, CGCNNPotential, Ensemble, PaiNNPotential, ensemble_of, load, save
 
 SMALL = {"ani": dict(hidden={1: [16, 8], 6: [16, 8], 8: [16, 8], 14: [16, 8]}), "painn": dict(features=16, layers=2),
          "cgcnn": dict(features=16, layers=2, n_basis=12)}
@@ -90,8 +90,8 @@ def test_save_then_load_predicts_the_same(kind, ethanol, tmp_path):
 
 def test_ani_ensemble_is_the_mean_of_its_members_and_reports_their_spread(ethanol):
     members = [make("ani", seed=k) for k in range(3)]
-    stacked = ANIPotential.stack(members)
-    ethanol.calc = PotentialCalculator(stacked, dtype=torch.float64)
+    stacked = ensemble_of(members)
+    assert isinstance(stacked, ANIPotential) and stacked.n_members == 3  # fused into one batched model
     energies, forces = [], []
     for member in members:
         ethanol.calc = float64_calculator(member)
@@ -106,7 +106,8 @@ def test_ani_ensemble_is_the_mean_of_its_members_and_reports_their_spread(ethano
 
 def test_generic_ensemble_of_painn_models_matches_its_members(ethanol, tmp_path):
     members = [make("painn", seed=k) for k in range(2)]
-    ensemble = PaiNNPotential.stack(members)
+    ensemble = ensemble_of(members)
+    assert isinstance(ensemble, Ensemble)
     save(ensemble, tmp_path / "ensemble.pt")
     loaded = load(tmp_path / "ensemble.pt")
     assert loaded.n_members == 2

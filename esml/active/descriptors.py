@@ -13,7 +13,7 @@ import torch
 from ase import Atoms
 
 from esml.potentials.ani import AEVComputer, AEVParameters
-from esml.potentials.graph import atoms_to_graph
+from esml.graph import atoms_to_graph
 
 
 def structure_features(frames: Sequence[Atoms], species: Sequence[int] | None = None) -> np.ndarray:

@@ -47,18 +47,18 @@ from ase import Atoms
 from esml.active import run_files
 from esml.active.descriptors import structure_features
 from esml.active.report import write_report
-from esml.active.selection import farthest_point_sampling
+from esml.numerics import farthest_point_sampling
 from esml.active.walkers import Visit, WalkSettings, explore, start_walkers
 from esml.calculator import PotentialCalculator
 from esml.data.store import Store
 from esml.errors import EsmlError
-from esml.potentials.base import Potential
+from esml.potential import Potential
 from esml.potentials.delta import DeltaPotential
 from esml.potentials.files import save
 from esml.qm import parse_method
 from esml.qm.cache import LabelCache
 from esml.qm.label import label_structures
-from esml.qm.methods import MethodSpec
+from esml.methods import MethodSpec
 from esml.simulate.dynamics import bonds
 from esml.training.calibration import Calibration, coverage, fit_calibration, reliability_curve
 from esml.training.delta import fit_gp_on_baseline, resolve_baseline

@@ -19,20 +19,16 @@ def import_command(
 ) -> None:
     """Load a bundled benchmark data set into the store, offline."""
     from esml.cli.report import console, progress_bar
-    from esml.data.bundled import import_bundled
+    from esml.data.bundled import BUNDLED, import_bundled
     from esml.data.store import open_store
+    from esml.functionals.g2 import g2_set
 
     store = open_store(db)
-    total = limit or {"qm9": 130831, "qm7": 7101}.get(name) or (_g2_size() if name == "g2" else 0)
+    sets = {**BUNDLED, "g2": g2_set()}
+    total = limit or (sets[name].size if name in sets else 0)
     with progress_bar(total, f"importing {name}", quiet) as advance:
-        summary = import_bundled(store, name, limit=limit, seed=seed, on_progress=advance)
+        summary = import_bundled(store, name, sets=sets, limit=limit, seed=seed, on_progress=advance)
     console.print(f"dataset {summary.name!r}: {_sizes(summary.sizes)} in {store.url}", highlight=False)
-
-
-def _g2_size() -> int:
-    from esml.functionals.training_set import references
-
-    return len(references()["species"])
 
 
 @app.command("create")

@@ -30,7 +30,7 @@ def label_command(
     from esml.cli.report import console, labeling_table, print_failures
     from esml.qm.cache import LabelCache, default_cache_path
     from esml.qm.label import write_failures
-    from esml.qm.methods import parse_method
+    from esml.methods import parse_method
     from esml.structures import read_structures
 
     spec = parse_method(method, density_fit=density_fit, dispersion=dispersion, max_scf_cycles=max_scf_cycles)

@@ -15,13 +15,13 @@ def calculator_for(model: str):
     from esml.errors import EsmlError
 
     if Path(model).exists():
-        from esml.calculator import calculator
+        from esml.potentials import load_calculator
 
-        return calculator(model)
+        return load_calculator(model)
     if model.endswith(".pt"):
         raise EsmlError(f"{model}: no such model file; train one with `esml train`")
     from esml.qm import calculator as reference_calculator
-    from esml.qm.methods import parse_method
+    from esml.methods import parse_method
 
     return reference_calculator(model, density_fit=parse_method(model).is_dft)
 

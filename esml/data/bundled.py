@@ -8,8 +8,9 @@
 - ``qm7``: 7,101 molecules with PBE0 atomisation energies (Rupp et al., PRL 108, 058301, 2012), from
   the qmllib source distribution, carried in esml as ``bundled/qm7.xyz.gz``; stored as the property
   ``atomization_energy`` (eV), with no total energy.
-- ``g2``: the reference energies esml's learned functionals are trained and scored on
-  (``esml/functionals/data/g2_references.json``), with their train/held-out split as train/test.
+
+A science package offers its own reference set as a :class:`BundledSet` (``esml.functionals.g2``:
+the G2 energies its functionals train on); the store knows none of them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import importlib.util
 import json
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -104,42 +106,31 @@ def qm7_records(limit: int | None = None) -> Iterator[Record]:
         )
 
 
-def g2_records(limit: int | None = None) -> Iterator[Record]:
-    """The 59 G2 molecules, 5 atoms and 13 cations that esml's learned functionals train and are
-    scored on, with their focal-point CCSD(T)/CBS energies; the split is
-    esml.functionals.training_set's (held out = test; a cation goes with its neutral)."""
-    from esml.functionals.reference import CATION, g2_atoms
-    from esml.functionals.training_set import references, split
+@dataclass(frozen=True)
+class BundledSet:
+    """A data set esml can import offline. ``records(limit)`` yields its first ``limit`` records (all
+    for None); a set whose records carry ``properties["split"]`` keeps that split."""
 
-    held_out = set(split()["heldout"])
-    table = references()
-    for n, (name, entry) in enumerate(table["species"].items()):
-        if limit is not None and n >= limit:
-            return
-        atoms = g2_atoms(name)
-        properties = {"g2_name": name, "split": "test" if name.removesuffix(CATION) in held_out else "train"}
-        if "experimental_de_kcal" in entry:
-            properties["experimental_atomization_energy"] = entry["experimental_de_kcal"] * units.KCAL_PER_MOL_TO_EV
-        yield Record(atoms=atoms, code="PySCF", code_version=table["code"], method="ccsd(t)/cbs-focal-point",
-                     basis="cc-pVTZ/cc-pVQZ", charge=atoms.info["charge"], multiplicity=atoms.info["multiplicity"],
-                     settings={"protocol": table["method"]}, energy=entry["energy_ha"] * HA, properties=properties,
-                     original_units={"energy": "Hartree"})
+    records: Callable[[int | None], Iterator[Record]]
+    description: str
+    size: int
+    own_split: bool = False
 
 
-IMPORTS = {
-    "qm9": (qm9_records, "QM9: 130,831 molecules, B3LYP/6-31G(2df,p); energy = U0; see esml.data.bundled"),
-    "qm7": (qm7_records, "QM7: 7,101 molecules, PBE0 atomisation energies; see esml.data.bundled"),
-    "g2": (g2_records, "G2 (H, C, N, O, F; <= 3 heavy atoms): CCSD(T)/CBS energies for learned functionals; "
-                       "split as esml.functionals.training_set (held out = test)"),
+BUNDLED: dict[str, BundledSet] = {
+    "qm9": BundledSet(qm9_records, "QM9: 130,831 molecules, B3LYP/6-31G(2df,p); energy = U0; see esml.data.bundled", 130831),
+    "qm7": BundledSet(qm7_records, "QM7: 7,101 molecules, PBE0 atomisation energies; see esml.data.bundled", 7101),
 }
 
 
-def import_bundled(store: Store, name: str, *, limit: int | None = None, seed: int = 0,
-                   on_progress: Callable[[int], None] | None = None) -> DatasetSummary:
-    """Store a bundled data set and a dataset of the same name with a seeded 80/10/10 split (G2: its own)."""
-    if name not in IMPORTS:
-        raise StoreError(f"unknown data set {name!r}; esml bundles {', '.join(IMPORTS)}")
-    reader, description = IMPORTS[name]
+def import_bundled(store: Store, name: str, *, sets: dict[str, BundledSet] = BUNDLED, limit: int | None = None,
+                   seed: int = 0, on_progress: Callable[[int], None] | None = None) -> DatasetSummary:
+    """Store the data set ``sets[name]`` and a dataset of the same name with a seeded 80/10/10 split
+    (or the set's own)."""
+    if name not in sets:
+        raise StoreError(f"unknown data set {name!r}; esml bundles {', '.join(sets)}")
+    bundled = sets[name]
+    reader, description = bundled.records, bundled.description
     dataset_name = name if limit is None else f"{name}-{limit}"
     if dataset_name in {summary.name for summary in list_datasets(store)}:
         raise StoreError(f"dataset {dataset_name!r} is already in the store; `esml datasets delete {dataset_name}` first")
@@ -152,8 +143,7 @@ def import_bundled(store: Store, name: str, *, limit: int | None = None, seed: i
             batch = []
     if batch:
         ids += _write_batch(store, batch, name, len(ids), on_progress)
-    # G2 keeps the split its functionals were trained with; the others draw a seeded one.
-    splits = [record.properties["split"] for record in reader(limit)] if name == "g2" else None
+    splits = [record.properties["split"] for record in reader(limit)] if bundled.own_split else None
     return create_dataset(store, dataset_name, ids, description=description, definition=f"esml datasets import {name}",
                           seed=seed, splits=splits)
 

@@ -124,7 +124,7 @@ def record_from_atoms(atoms: Atoms, code: str, frame: int, units: dict, metadata
 
 def esml_method_fields(label: str, code_version: str) -> dict:
     """Method columns from an esml label such as 'pbe-d3bj/def2-svp' or 'gfn2-xtb'."""
-    from esml.qm.methods import parse_method
+    from esml.methods import parse_method
 
     spec = parse_method(label)
     return {"code": spec.engine, "code_version": code_version or None, "method": label,

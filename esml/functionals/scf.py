@@ -21,7 +21,7 @@ CONVERGENCE = 1e-9  # Ha
 def molecule_of(atoms: Atoms, basis: str):
     """A PySCF molecule from atoms with ``info['charge']`` and ``info['multiplicity']``; a basis
     that lacks an element is refused with one line, as everywhere in esml.qm."""
-    from esml.qm.methods import MethodSpec
+    from esml.methods import MethodSpec
     from esml.qm.pyscf_engine import build_molecule
 
     name = atoms.info.get("name", atoms.get_chemical_formula())

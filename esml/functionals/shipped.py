@@ -1,6 +1,10 @@
-"""Learned functionals that ship with esml, by the name a method string uses.
+"""Learned functionals as a plug-in of the method grammar and of the PySCF engine.
 
-Kept free of torch and PySCF imports: ``esml.qm`` parses method strings without loading an engine.
+Registered under the ``esml.learned_functionals`` entry point (pyproject.toml): :mod:`esml.methods`
+asks it which names are learned functionals (shipped ones by name, any file as ``xc:PATH``) and
+:mod:`esml.qm.pyscf_engine` asks it for their Kohn–Sham objects and gradients, so neither imports
+this package. Kept free of torch and PySCF imports at module level: method strings are parsed
+without loading an engine.
 """
 
 from __future__ import annotations
@@ -29,3 +33,19 @@ def functional_file(name: str) -> Path:
         raise MethodError(f"{name}: no functional file at {path}; train one with `esml xc train --out FILE` "
                           f"and name it xc:FILE")
     return path
+
+
+def kohn_sham(mol, name: str):
+    """An unconverged RKS/UKS object of PySCF's for the learned functional ``name``."""
+    from esml.functionals.model import load
+    from esml.functionals.numint import learned_kohn_sham
+
+    model, _ = load(functional_file(name))
+    return learned_kohn_sham(mol, model, name=name)
+
+
+def nuclear_gradient(mean_field):
+    """Analytic nuclear gradient (Hartree/Bohr) of a converged learned-functional calculation."""
+    from esml.functionals.numint import nuclear_gradient as gradient
+
+    return gradient(mean_field)

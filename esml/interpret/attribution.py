@@ -20,7 +20,7 @@ from ase import Atoms
 
 def site_energies(potential, atoms: Atoms) -> tuple[np.ndarray, np.ndarray]:
     """(n_atoms,) eV each atom's energy, and (n_atoms,) eV the same less its element's reference energy."""
-    from esml.potentials.graph import atoms_to_graph
+    from esml.graph import atoms_to_graph
 
     potential = copy.deepcopy(potential).double().eval()  # float64 without changing the caller's model
     graph = atoms_to_graph(atoms, potential.cutoff, dtype=torch.float64)

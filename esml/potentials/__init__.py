@@ -1,18 +1,17 @@
-"""Machine-learned potentials: ANI-style (``ani``), PaiNN (``painn``), CGCNN (``cgcnn``, crystals) and ensembles.
+"""Machine-learned potentials: ANI-style (``ani``), PaiNN (``painn``), GP (``gp``), CGCNN (``cgcnn``,
+crystals), ensembles and Δ-models on a reference baseline.
 
-Every model is a :class:`Potential`; :func:`esml.calculator.calculator` makes any of them an
-ASE calculator, and :func:`predict` gives energies, forces and stress for batches.
+Every model is a :class:`esml.potential.Potential`; :class:`esml.calculator.PotentialCalculator`
+makes any of them an ASE calculator and :func:`load_calculator` one from a saved file.
 """
 
 from esml.potentials.ani import ANIPotential
-from esml.potentials.base import Potential, Prediction, predict
 from esml.potentials.cgcnn import CGCNNPotential
-from esml.potentials.ensemble import Ensemble
-from esml.potentials.files import FAMILIES, build, load, save
-from esml.potentials.graph import AtomicGraph, atoms_to_graph, batch_graphs
+from esml.potentials.ensemble import Ensemble, ensemble_of
+from esml.potentials.files import FAMILIES, build, load, load_calculator, save
 from esml.potentials.painn import PaiNNPotential
 
 __all__ = [
-    "ANIPotential", "AtomicGraph", "CGCNNPotential", "Ensemble", "FAMILIES", "PaiNNPotential", "Potential", "Prediction",
-    "atoms_to_graph", "batch_graphs", "build", "load", "predict", "save",
+    "ANIPotential", "CGCNNPotential", "Ensemble", "FAMILIES", "PaiNNPotential",
+    "build", "ensemble_of", "load", "load_calculator", "save",
 ]

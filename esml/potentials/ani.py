@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from esml.potentials.base import Potential
-from esml.potentials.graph import AtomicGraph
+from esml.potential import Potential
+from esml.graph import AtomicGraph
 
 
 def _linspace_open(start: float, stop: float, n: int) -> list[float]:
@@ -246,16 +246,16 @@ class ANIPotential(Potential):
         return energies.index_copy(1, torch.cat(indices), torch.cat(outputs, dim=1))
 
     @classmethod
-    def stack(cls, members: Sequence[ANIPotential]) -> ANIPotential:
+    def fuse(cls, members: Sequence[ANIPotential]) -> ANIPotential | None:
         """Members with the same shapes and reference energies fused into one batched potential;
-        otherwise a plain :class:`~esml.potentials.ensemble.Ensemble`."""
+        None otherwise."""
         first = members[0]
 
         def shape(member: ANIPotential) -> dict:
             return {k: v for k, v in member.config().items() if k != "members"}
 
         if any(shape(m) != shape(first) or not torch.equal(m.self_energies, first.self_energies) for m in members):
-            return super().stack(members)
+            return None
         config = {**first.config(), "members": sum(m.members for m in members)}
         fused = cls(**config, self_energies=first.self_energies.tolist())
         state = {}

@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from esml.potentials.ani import cosine_cutoff
-from esml.potentials.base import MessagePassing
-from esml.potentials.graph import AtomicGraph
+from esml.potentials.message_passing import MessagePassing
+from esml.graph import AtomicGraph
 
 
 #: Sums over a dense crystal's dozens of neighbours are divided by this, so features keep order one

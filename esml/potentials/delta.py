@@ -5,22 +5,38 @@
 The baseline (GFN2-xTB by default) already knows bonds, angles and how a molecule falls apart;
 the correction only learns what the oracle adds, a far smoother function (on ethanol under
 PBE/def2-SVP, the GP reaches a force MAE of 50 meV/Å with 20 random frames on top of GFN2-xTB
-and with 170 without it: BENCHMARKS.md). The baseline's energy and forces come from ``esml.qm`` and
-enter autograd as a leaf whose gradient is the baseline's forces, so MD, optimisation and
-vibrations use the sum like any potential. Its uncertainty is the correction's: the baseline is
-a fixed function, not a random one.
+and with 170 without it: BENCHMARKS.md). The baseline's energy and forces come from an ASE
+calculator and enter autograd as a leaf whose gradient is the baseline's forces, so MD,
+optimisation and vibrations use the sum like any potential. Its uncertainty is the correction's:
+the baseline is a fixed function, not a random one.
+
+A model knows no engine: the baseline's calculator is handed in, and a model file (which records
+the baseline's method string) gets one from the engine registered under the ``esml.baselines``
+entry point (``esml.qm`` registers itself in pyproject.toml).
 """
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
+
 import numpy as np
 import torch
 from ase import Atoms
+from ase.calculators.calculator import Calculator
 
 from esml.errors import EsmlError
-from esml.potentials.base import Potential, Prediction
-from esml.potentials.graph import AtomicGraph
-from esml.qm.xtb import XTBSession
+from esml.graph import AtomicGraph
+from esml.potential import Potential, Prediction
+
+BASELINE_ENGINES = "esml.baselines"  # entry-point group: factory(method, charge, multiplicity) -> ASE calculator
+
+
+def baseline_calculator(method: str, charge: int | None = None, multiplicity: int | None = None) -> Calculator:
+    """The ASE calculator of ``method`` from the registered reference engine."""
+    engines = entry_points(group=BASELINE_ENGINES)
+    if not engines:
+        raise EsmlError(f"no reference engine is registered to compute the baseline {method}; reinstall esml (pip install -e .)")
+    return next(iter(engines)).load()(method, charge=charge, multiplicity=multiplicity)
 
 
 class _BaselineEnergy(torch.autograd.Function):
@@ -39,20 +55,19 @@ class _BaselineEnergy(torch.autograd.Function):
 
 
 class DeltaPotential(Potential):
-    """``baseline`` is an ``esml.qm`` method string; ``correction`` any potential trained on
+    """``baseline`` is a reference method string ('gfn2-xtb'), ``calculator`` its ASE calculator
+    (by default the registered engine's); ``correction`` any potential trained on
     (oracle − baseline) energies and forces."""
 
     kind = "delta"
 
-    def __init__(self, baseline: str, correction: Potential, charge: int | None = None, multiplicity: int | None = None):
-        from esml.qm import parse_method
-
+    def __init__(self, baseline: str, correction: Potential, charge: int | None = None, multiplicity: int | None = None,
+                 calculator: Calculator | None = None):
         super().__init__(correction.species)
         self.baseline = baseline
-        self.spec = parse_method(baseline)
         self.charge, self.multiplicity = charge, multiplicity
         self.correction = correction
-        self.xtb_session = XTBSession()  # MD calls the baseline once per step on the same system
+        self.calculator = calculator or baseline_calculator(baseline, charge, multiplicity)
         self.cutoff = correction.cutoff
         self.dtype = correction.dtype
 
@@ -66,8 +81,6 @@ class DeltaPotential(Potential):
 
     def baseline_results(self, graph: AtomicGraph, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The baseline's energies (n_structures,) and energy gradient (n_atoms, 3), one call per structure."""
-        from esml.qm.engine import compute
-
         energies = torch.zeros(graph.n_structures, dtype=torch.float64)
         gradient = torch.zeros(positions.shape, dtype=torch.float64)
         for index in range(graph.n_structures):
@@ -75,14 +88,14 @@ class DeltaPotential(Potential):
             cell = graph.cell[index].detach().double().numpy()
             atoms = Atoms(graph.numbers[mine].numpy(), positions[mine].double().numpy(), cell=cell,
                           pbc=np.abs(cell).sum(1) > 0)
-            result = compute(atoms, self.spec, self.charge, self.multiplicity, xtb_session=self.xtb_session)
-            energies[index] = result["energy"]
-            gradient[mine] = -torch.from_numpy(result["forces"])
+            atoms.calc = self.calculator
+            energies[index] = atoms.get_potential_energy()
+            gradient[mine] = -torch.from_numpy(atoms.get_forces())
         return energies.to(positions.dtype), gradient.to(positions.dtype)
 
     def forward(self, graph: AtomicGraph, positions: torch.Tensor | None = None, cell: torch.Tensor | None = None) -> torch.Tensor:
         if cell is not None and cell.requires_grad:
-            raise EsmlError(f"stress is not available for a model on a {self.spec.label} baseline; "
+            raise EsmlError(f"stress is not available for a model on a {self.baseline} baseline; "
                             "run constant-volume MD, or learn the whole energy with --baseline none")
         positions = graph.positions if positions is None else positions
         baseline = _BaselineEnergy.apply(positions, self, graph)
@@ -90,7 +103,7 @@ class DeltaPotential(Potential):
 
     def site_energies(self, graph: AtomicGraph, positions: torch.Tensor | None = None,
                       cell: torch.Tensor | None = None) -> torch.Tensor:
-        raise EsmlError(f"a model on a {self.spec.label} baseline has no energies per atom (the baseline's "
+        raise EsmlError(f"a model on a {self.baseline} baseline has no energies per atom (the baseline's "
                         "energy is not split among atoms); attribute a model learned with --baseline none")
 
     def uncertainty(self, graph: AtomicGraph, prediction: Prediction, forces: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:

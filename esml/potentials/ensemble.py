@@ -1,7 +1,8 @@
 """An ensemble of any potentials: members evaluated one after another, energies stacked.
 
 Its spread is the uncertainty the active learner uses. ANI ensembles do better: they are
-fused into one batched model by :meth:`esml.potentials.ani.ANIPotential.stack`.
+fused into one batched model by :meth:`esml.potentials.ani.ANIPotential.fuse`;
+:func:`ensemble_of` chooses between the two.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from esml.potentials.base import Potential
-from esml.potentials.graph import AtomicGraph
+from esml.potential import Potential
+from esml.graph import AtomicGraph
 
 
 class Ensemble(Potential):
@@ -39,3 +40,8 @@ class Ensemble(Potential):
     def site_energies(self, graph: AtomicGraph, positions: torch.Tensor | None = None,
                       cell: torch.Tensor | None = None) -> torch.Tensor:
         return torch.cat([member.site_energies(graph, positions, cell) for member in self.members])
+
+
+def ensemble_of(members: Sequence[Potential]) -> Potential:
+    """One potential that evaluates all ``members``: fused by their family where it can batch them."""
+    return type(members[0]).fuse(members) or Ensemble(members)

@@ -8,9 +8,10 @@ from pathlib import Path
 import torch
 
 from esml import __version__
+from esml.calculator import PotentialCalculator
 from esml.errors import EsmlError
 from esml.potentials.ani import ANIPotential
-from esml.potentials.base import Potential
+from esml.potential import Potential
 from esml.potentials.cgcnn import CGCNNPotential
 from esml.potentials.delta import DeltaPotential
 from esml.potentials.ensemble import Ensemble
@@ -64,6 +65,13 @@ def load_with_metadata(path: str | Path) -> tuple[Potential, dict]:
     potential = build(payload["kind"], payload["config"])
     potential.load_state_dict(payload["state"])
     return potential.eval(), payload["metadata"]
+
+
+def load_calculator(path: str | Path, **kwargs) -> PotentialCalculator:
+    """An ASE calculator for a saved model file, with the force-σ calibration ``esml learn`` saved in it."""
+    potential, recorded = load_with_metadata(path)
+    kwargs.setdefault("force_sigma_scale", recorded.get("calibration_scale") or 1.0)
+    return PotentialCalculator(potential, **kwargs)
 
 
 def metadata(path: str | Path) -> dict:

@@ -23,8 +23,8 @@ from dataclasses import asdict
 import torch
 
 from esml.potentials.ani import AEVComputer, AEVParameters
-from esml.potentials.base import Potential, Prediction
-from esml.potentials.graph import AtomicGraph
+from esml.potential import Potential, Prediction
+from esml.graph import AtomicGraph
 
 
 class GaussianProcessPotential(Potential):

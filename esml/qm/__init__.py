@@ -1,6 +1,6 @@
 """Reference quantum engines (PySCF, tblite) behind one interface, and labeling at scale."""
 
 from esml.qm.engine import ReferenceCalculator, calculator, compute
-from esml.qm.methods import MethodSpec, parse_method
+from esml.methods import MethodSpec, parse_method
 
 __all__ = ["MethodSpec", "ReferenceCalculator", "calculator", "compute", "parse_method"]

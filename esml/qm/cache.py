@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from esml.qm.methods import MethodSpec
+from esml.methods import MethodSpec
 
 POSITION_RESOLUTION_ANGSTROM = 1e-6
 # extxyz writes 8 decimals. Rounding there first means a frame read back from an extxyz file

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
-
 from ase import Atoms
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
-from esml.qm.methods import MethodSpec, parse_method
+from esml.methods import MethodSpec, parse_method
+from esml.qm.xtb import XTBSession
 from esml.structures import charge_and_multiplicity, check_charge_and_spin, check_positions, describe
-
-if TYPE_CHECKING:
-    from esml.qm.xtb import XTBSession
 
 
 def compute(
@@ -57,12 +53,15 @@ class ReferenceCalculator(Calculator):
         self.charge = charge
         self.multiplicity = multiplicity
         self.threads = threads
+        # MD and Δ-models call it once per step on the same system: tblite's state carries over
+        self.xtb_session = XTBSession() if spec.engine == "tblite" else None
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         # Forces cost a gradient; compute them only when asked (energy-only MD/scans stay cheap).
         want_forces = "forces" in properties
-        results = compute(self.atoms, self.spec, self.charge, self.multiplicity, forces=want_forces, threads=self.threads)
+        results = compute(self.atoms, self.spec, self.charge, self.multiplicity, forces=want_forces, threads=self.threads,
+                          xtb_session=self.xtb_session)
         results["free_energy"] = results["energy"]
         missing = [p for p in properties if p not in results]
         if missing:

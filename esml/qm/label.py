@@ -25,7 +25,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from esml.errors import EsmlError
 from esml.qm.cache import LabelCache, cache_key
 from esml.qm.engine import compute, validate_method
-from esml.qm.methods import MethodSpec
+from esml.methods import MethodSpec
 from esml.structures import charge_and_multiplicity, describe
 
 

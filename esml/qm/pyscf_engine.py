@@ -16,7 +16,7 @@ import numpy as np
 from ase import Atoms
 
 from esml.errors import ConvergenceError, MethodError, StructureError
-from esml.qm.methods import MethodSpec
+from esml.methods import MethodSpec, learned_functionals
 from esml.units import ANGSTROM_TO_BOHR, BOHR_TO_ANGSTROM, HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM, HARTREE_TO_EV
 
 
@@ -80,7 +80,7 @@ def run_mean_field(mol, spec: MethodSpec, name: str):
 
     restricted = mol.spin == 0
     if spec.is_learned:
-        mean_field = learned_mean_field(mol, spec)
+        mean_field = learned_functionals().kohn_sham(mol, spec.name)
     elif spec.is_dft:
         check_functional(spec.name)
         mean_field = (dft.RKS if restricted else dft.UKS)(mol, xc=spec.name)
@@ -113,15 +113,6 @@ def converge(mean_field):
     second_order = mean_field.newton()
     second_order.kernel(mean_field.make_rdm1())
     return second_order
-
-
-def learned_mean_field(mol, spec: MethodSpec):
-    from esml.functionals.model import load
-    from esml.functionals.numint import learned_kohn_sham
-    from esml.functionals.shipped import functional_file
-
-    model, _ = load(functional_file(spec.name))
-    return learned_kohn_sham(mol, model, name=spec.name)
 
 
 def check_functional(functional: str) -> None:
@@ -178,9 +169,7 @@ def gradient_of(solver, spec: MethodSpec) -> np.ndarray:
     if spec.name == "ccsd(t)":
         return ccsd_t_gradient(solver)
     if spec.is_learned:
-        from esml.functionals.numint import nuclear_gradient
-
-        return nuclear_gradient(solver)
+        return learned_functionals().nuclear_gradient(solver)
     return solver.nuc_grad_method().kernel()
 
 

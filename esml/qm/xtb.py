@@ -6,7 +6,7 @@ import numpy as np
 from ase import Atoms
 
 from esml.errors import ConvergenceError, StructureError
-from esml.qm.methods import XTB_METHODS, MethodSpec
+from esml.methods import XTB_METHODS, MethodSpec
 from esml.units import ANGSTROM_TO_BOHR, HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM, HARTREE_TO_EV, BOHR_TO_ANGSTROM
 
 

@@ -16,7 +16,7 @@ import torch
 from ase import Atoms
 
 from esml.errors import EsmlError
-from esml.potentials.graph import AtomicGraph, atoms_to_graph, batch_graphs
+from esml.graph import AtomicGraph, atoms_to_graph, batch_graphs
 from esml.structures import describe
 
 SPLITS = ("train", "valid", "test")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from esml.potentials.base import Potential, predict
+from esml.potential import Potential, predict
 from esml.training.calibration import coverage, draw_reliability, reliability_curve
 from esml.training.data import GraphSet, check_labels
 from esml.training.loss import error_metrics

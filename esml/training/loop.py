@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from esml.errors import EsmlError
-from esml.potentials.base import Potential, predict
+from esml.potential import Potential, predict
 from esml.training.config import TrainConfig
 from esml.training.data import GraphSet
 from esml.training.evaluate import metrics_of, set_predictions

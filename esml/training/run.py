@@ -11,7 +11,8 @@ from pathlib import Path
 
 import torch
 
-from esml.potentials.base import Potential
+from esml.potential import Potential
+from esml.potentials.ensemble import ensemble_of
 from esml.potentials.files import FAMILIES, load, save
 from esml.training.data import GraphSet, Splits, check_labels, fit_self_energies, force_scale
 from esml.training.config import TrainConfig
@@ -98,7 +99,7 @@ def train_ensemble(
         for k, result in enumerate(pool.map(_train_member, jobs)):
             if on_member:
                 on_member(k, result)
-    ensemble = FAMILIES[kind].stack([load(path) for path in member_paths])
+    ensemble = ensemble_of([load(path) for path in member_paths])
     use_forces = config.force_weight > 0
     valid_metrics = evaluate_set(ensemble, GraphSet(splits.valid or splits.train, ensemble.cutoff, forces=use_forces), forces=use_forces)
     test_metrics = evaluate_set(ensemble, GraphSet(splits.test, ensemble.cutoff, use_forces), forces=use_forces) if splits.test else None

@@ -5,11 +5,15 @@ Grammar::
     gfn2-xtb | gfn1-xtb | ipea1-xtb                      tight binding through tblite
     NAME[-DISPERSION]/BASIS                              PySCF
         NAME        hf | mp2 | ccsd | ccsd(t) | any libxc functional PySCF knows
-                    | a learned functional: xc:PATH (a file from `esml xc train`)
+                    | a learned functional: xc:PATH (a file from `esml xc train`) or a shipped name
         DISPERSION  d3bj | d3zero | d3bjm | d3zerom | d3op | d4   (simple-dftd3 / dftd4)
         BASIS       any basis PySCF knows (def2-svp, cc-pvdz, 6-31g*, ...)
 
-Parsing imports no engine, so a run served from the cache never loads PySCF.
+Part of the core: the store, the engines and the loop all read the same :class:`MethodSpec`.
+Parsing imports no engine, so a run served from the cache never loads PySCF. Learned functionals
+are a plug-in: the package registered under the ``esml.learned_functionals`` entry point
+(``esml.functionals.shipped``, see pyproject.toml) says which names are learned and where their
+files are, and gives the engine their Kohn–Sham objects.
 """
 
 from __future__ import annotations
@@ -19,15 +23,34 @@ import re
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 
 from esml.errors import MethodError
-from esml.functionals.shipped import PATH_PREFIX, functional_file, is_learned
 
 XTB_METHODS = {"gfn2-xtb": "GFN2-xTB", "gfn1-xtb": "GFN1-xTB", "ipea1-xtb": "IPEA1-xTB"}
 WAVEFUNCTION_METHODS = ("hf", "mp2", "ccsd", "ccsd(t)")
 CORRELATED_METHODS = ("mp2", "ccsd", "ccsd(t)")
 DISPERSION_MODELS = ("d3bj", "d3zero", "d3bjm", "d3zerom", "d3op", "d4")
 _DISPERSION_SUFFIX = re.compile(r"^(?P<name>.+)-(?P<disp>" + "|".join(DISPERSION_MODELS) + r")$")
+LEARNED_FUNCTIONALS = "esml.learned_functionals"  # entry-point group of the learned-functional plug-in
+
+
+@functools.cache
+def learned_functionals() -> ModuleType | None:
+    """The plug-in module for learned functionals (``PATH_PREFIX``, ``is_learned(name)``,
+    ``functional_file(name)``, ``kohn_sham(mol, name)``, ``nuclear_gradient(mean_field)``), or None."""
+    found = metadata.entry_points(group=LEARNED_FUNCTIONALS)
+    return next(iter(found)).load() if found else None
+
+
+def is_learned(name: str) -> bool:
+    plugin = learned_functionals()
+    return plugin is not None and plugin.is_learned(name)
+
+
+def functional_file(name: str) -> Path:
+    """The model file of a learned functional's name (an error naming what to do when it is missing)."""
+    return learned_functionals().functional_file(name)
 
 
 @dataclass(frozen=True)
@@ -110,9 +133,10 @@ def parse_method(text: str, **settings) -> MethodSpec:
     dispersion given both in the string and as a setting must agree.
     """
     text = text.strip()
-    if text.startswith(PATH_PREFIX):  # xc:PATH/BASIS: the path keeps its case and may hold slashes
+    plugin = learned_functionals()
+    if plugin and text.startswith(plugin.PATH_PREFIX):  # xc:PATH/BASIS: the path keeps its case and may hold slashes
         path, _, basis = text.rpartition("/")
-        if not basis or path == PATH_PREFIX.rstrip("/"):
+        if not basis or path == plugin.PATH_PREFIX.rstrip("/"):
             raise MethodError(f"method '{text}' not understood; write xc:PATH_TO_MODEL/BASIS, e.g. xc:my-xc.pt/def2-tzvp")
         return _checked(MethodSpec(name=path, basis=basis.lower(), **settings), text)
     text = text.lower()

@@ -1,7 +1,9 @@
 """The `Potential` protocol: energies of structures, with forces and stress by autograd.
 
-Every model family (ANI, PaiNN, ensembles of either) is an ``nn.Module`` that maps an
-:class:`~esml.potentials.graph.AtomicGraph` to energies of shape ``(n_members, n_structures)``
+Part of the core: it imports nothing of esml above the graph, so the ASE adapter
+(:mod:`esml.calculator`) and everything that runs a model depend on this file alone, never on a
+family. Every model family (ANI, PaiNN, GP, ensembles of any) is an ``nn.Module`` that maps an
+:class:`~esml.graph.AtomicGraph` to energies of shape ``(n_members, n_structures)``
 in eV; a single model has one member. A family implements only :meth:`Potential.atomic_energies`;
 the per-element reference energies, the output scale and the float64 sum are shared here, as is
 the error for an element the model never saw.
@@ -17,7 +19,7 @@ from ase.data import chemical_symbols
 from torch import nn
 
 from esml.errors import StructureError
-from esml.potentials.graph import AtomicGraph
+from esml.graph import AtomicGraph
 
 
 class Potential(nn.Module):
@@ -81,38 +83,10 @@ class Potential(nn.Module):
         return energy.std(0), prediction.forces.std(0) if forces else None
 
     @classmethod
-    def stack(cls, members: Sequence[Potential]) -> Potential:
-        """One potential that evaluates all ``members``; families that can batch members override this."""
-        from esml.potentials.ensemble import Ensemble
-
-        return Ensemble(members)
-
-
-class MessagePassing(Potential):
-    """What the message-passing families share: an element embedding of ``features`` channels,
-    ``layers`` blocks, a radial basis of ``n_basis`` functions inside ``cutoff`` Å, and a readout
-    whose last layer starts at zero, so training starts from the reference energies, not from noise."""
-
-    def __init__(self, species: Sequence[int], features: int, layers: int, n_basis: int, cutoff: float,
-                 self_energies: Sequence[float] | None, energy_scale: float):
-        super().__init__(species, self_energies, energy_scale)
-        self.features, self.layers, self.n_basis, self.cutoff = features, layers, n_basis, cutoff
-        self.embedding = nn.Embedding(len(self.species), features)
-
-    def config(self) -> dict:
-        return {**super().config(), "features": self.features, "layers": self.layers,
-                "n_basis": self.n_basis, "cutoff": self.cutoff}
-
-    @staticmethod
-    def zero_last_layer(readout: nn.Sequential) -> nn.Sequential:
-        nn.init.zeros_(readout[-1].weight)
-        nn.init.zeros_(readout[-1].bias)
-        return readout
-
-    def edges_inside_cutoff(self, graph: AtomicGraph, vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The graph's edges (2, n) and their vectors (n, 3) shorter than the cutoff."""
-        keep = torch.nonzero(vectors.norm(dim=1) < self.cutoff).squeeze(1)
-        return graph.edges[:, keep], vectors[keep]
+    def fuse(cls, members: Sequence[Potential]) -> Potential | None:
+        """One batched potential that evaluates all ``members`` at once, or None where this family
+        cannot batch them (then :func:`esml.potentials.ensemble.ensemble_of` stacks them)."""
+        return None
 
 
 class Prediction(NamedTuple):

@@ -1,9 +1,7 @@
-"""Which candidate frames to label next: diverse among themselves and away from the labeled ones.
+"""Numerics shared by several floors: farthest-point sampling.
 
-The loop (``esml.active.loop.choose``) ranks the frames whose expected error exceeds the
-threshold by farthest-point sampling in a descriptor space, starting from what the training set
-already covers, so a batch never spends two oracle calls on near-duplicates and never picks the
-same frame twice.
+The active learner picks diverse frames to label with it (a batch never spends two oracle calls
+on near-duplicates), and the sparse GP picks its inducing environments with it.
 """
 
 from __future__ import annotations

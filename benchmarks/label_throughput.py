@@ -26,7 +26,7 @@ from ase.build import molecule
 from esml.qm import calculator, parse_method
 from esml.qm.cache import LabelCache
 from esml.qm.label import label_structures
-from esml.simulate.md import sample_langevin
+from esml.simulate.dynamics import sample_langevin
 from esml.units import ANGSTROM_TO_BOHR
 
 

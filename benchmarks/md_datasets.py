@@ -41,7 +41,7 @@ from ase.optimize import BFGS
 from esml.qm import calculator, parse_method
 from esml.qm.cache import LabelCache, default_cache_path
 from esml.qm.label import label_structures
-from esml.simulate.md import sample_langevin
+from esml.simulate.dynamics import sample_langevin
 
 DATA = Path(__file__).parent / "data"
 EQUILIBRATION_STEPS = 1000

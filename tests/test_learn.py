@@ -306,7 +306,7 @@ def test_a_run_saved_before_walkers_counted_their_warm_up_still_resumes(tmp_path
 
 
 def test_a_torn_or_squeezed_molecule_is_recognised_as_broken():
-    from esml.active.walkers import bonds_intact
+    from esml.simulate.dynamics import bonds_intact
     from esml.simulate.dynamics import bonds
 
     start = molecule("CH3CH2OH")

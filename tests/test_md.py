@@ -2,7 +2,7 @@ import numpy as np
 from ase.build import molecule
 
 from esml.qm import calculator
-from esml.simulate.md import sample_langevin
+from esml.simulate.dynamics import sample_langevin
 
 
 def test_langevin_sampling_gives_distinct_unlabeled_frames_at_rest():

@@ -24,14 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from ase import Atoms, units
+from ase import Atoms
 from ase.calculators.calculator import Calculator
-from ase.constraints import FixCom
-from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
-from ase.neighborlist import natural_cutoffs, neighbor_list
 
 from esml.errors import StructureError
+from esml.simulate.dynamics import MDSettings, bonds_intact, trajectory
 
 
 @dataclass
@@ -92,38 +89,19 @@ def snapshot(atoms: Atoms) -> Atoms:
     return copy
 
 
-def close_pairs(atoms: Atoms, factor: float) -> set[tuple[int, int]]:
-    """Pairs closer than ``factor`` × the sum of their natural covalent radii."""
-    i, j = neighbor_list("ij", atoms, [factor * r for r in natural_cutoffs(atoms)])
-    return {(a, b) for a, b in zip(i.tolist(), j.tolist()) if a < b}
-
-
-def bonds_intact(atoms: Atoms, reference: set[tuple[int, int]]) -> bool:
-    """No bond of ``reference`` stretched past 1.6× the covalent distance, no other pair closer
-    than 0.9× of it, and no pair at all closer than 0.7×: thermal motion stays well inside."""
-    return (reference <= close_pairs(atoms, 1.6) and close_pairs(atoms, 0.9) <= reference
-            and not close_pairs(atoms, 0.7))
-
-
 def explore(walker: Walker, calculator: Calculator, settings: WalkSettings, seed: int,
             score: Callable[[np.ndarray], float], threshold: float, runaway: float, bonds: set[tuple[int, int]],
             on_steps: Callable[[int], None] | None = None) -> Walk:
     """Run one walker for ``settings.steps`` steps (fewer if it runs away); updates ``walker`` in place."""
-    rng = np.random.default_rng(seed)
     atoms = walker.atoms.copy()
-    atoms.set_constraint(FixCom())  # ASE's way to keep the centre of mass at rest under Langevin
     atoms.calc = calculator
-    if walker.warm_fs == 0.0:
-        thermalize_momenta(atoms, walker.temperature_K, rng=rng)
-        Stationary(atoms)
-        if not atoms.pbc.any():  # a periodic cell has no rotation to remove
-            ZeroRotation(atoms)
-    dynamics = Langevin(atoms, timestep=settings.timestep_fs * units.fs, temperature_K=walker.temperature_K,
-                        friction=settings.friction_per_fs / units.fs, fixcm=False, rng=rng)
+    md = MDSettings(temperature_K=walker.temperature_K, timestep_fs=settings.timestep_fs, steps=settings.steps,
+                    interval=settings.interval, friction_per_fs=settings.friction_per_fs, seed=seed)
+    frames = trajectory(atoms, md, draw_momenta=walker.warm_fs == 0.0)
     walk = Walk()
     for _ in range(settings.steps // settings.interval):
         try:
-            dynamics.run(settings.interval)
+            next(frames)
             value = score(calculator.get_property("forces_std", atoms)) if bonds_intact(atoms, bonds) else np.inf
         except StructureError:  # atoms on top of each other: the model let them collide
             value = np.inf

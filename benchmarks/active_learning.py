@@ -39,16 +39,15 @@ from pathlib import Path
 
 import numpy as np
 from ase.build import molecule
+from md_datasets import build, sets_for  # this folder is on the path when a benchmark runs as a script
 
 from esml.active.loop import ActiveLearner, Hooks, LearnConfig
-from esml.calculator import PotentialCalculator
 from esml.potentials.files import load_with_metadata
 from esml.qm.cache import LabelCache, default_cache_path
 from esml.structures import read_structures
 from esml.training.delta import fit_gp_on_baseline, resolve_baseline
 from esml.training.evaluate import evaluate_frames
 from esml.training.gp import DescriptorCache, GPConfig
-from md_datasets import build, sets_for  # this folder is on the path when a benchmark runs as a script
 
 HERE = Path(__file__).parent
 ORACLES = {"ethanol": "pbe/def2-svp", "aspirin": "gfn2-xtb"}
@@ -58,13 +57,7 @@ LEVELS = (0.15, 0.1, 0.075, 0.05, 0.035, 0.025)  # eV/Å: errors at which the ca
 
 def test_errors(model, frames) -> np.ndarray:
     """Force-component errors (eV/Å) of ``model`` on labeled frames."""
-    calculator = PotentialCalculator(model)
-    errors = []
-    for reference in frames:
-        atoms = reference.copy()
-        atoms.calc = calculator
-        errors.append((atoms.get_forces() - reference.get_forces()).ravel())
-    return np.concatenate(errors)
+    return evaluate_frames(model, frames, uncertainty=False).force_errors
 
 
 def calls_to_reach(curve: list[tuple[float, float]], target: float) -> float | None:
@@ -109,7 +102,7 @@ def run_active(oracle: str, start, test, args, run_dir: Path) -> dict:
     # σ scaled as esml evaluate scales it: by the calibration the loop saved with the model
     model, saved = load_with_metadata(run_dir / "model.pt")
     scale = saved.get("calibration_scale") or 1.0
-    final, _ = evaluate_frames(model, test, sigma_scale=scale)
+    final = evaluate_frames(model, test, sigma_scale=scale).metrics()
     curve.append({"round": "final", "oracle_calls": state.oracle_calls, "force_mae": final["force_mae"]})
     print(f"  active final model ({state.oracle_calls} calls): test force MAE {1000 * curve[-1]['force_mae']:.1f} meV/Å", flush=True)
     return {

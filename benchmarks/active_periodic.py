@@ -31,11 +31,11 @@ import numpy as np
 from ase import Atoms
 from ase.build import molecule
 from ase.io import read, write
+from potential_md import md_run
 from scipy.spatial.transform import Rotation
 
 from esml.potentials import load_calculator
 from esml.simulate.dynamics import MDSettings
-from potential_md import md_run
 
 RESULTS = Path(__file__).parent / "results"
 WATER_PER_CUBIC_ANGSTROM = 0.6022 / 18.015  # molecules per Å³ at 1 g/cm³

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from esml.training.calibration import METHODS, coverage, fit_calibration, reliability_curve, reliability_plot
 from esml.potentials import load
-from esml.potential import predict
 from esml.structures import read_structures
-from esml.training.data import GraphSet, split_frames
+from esml.training.calibration import METHODS, coverage, fit_calibration, reliability_curve, reliability_plot
 from esml.training.config import TrainConfig
+from esml.training.data import split_frames
+from esml.training.evaluate import evaluate_frames
 from esml.training.run import train_ensemble
 
 HERE = Path(__file__).parent
@@ -33,13 +33,8 @@ HERE = Path(__file__).parent
 
 def force_errors_and_spread(potential, frames) -> tuple[np.ndarray, np.ndarray]:
     """Per force component: error of the ensemble mean (eV/Å) and the members' standard deviation."""
-    data = GraphSet(frames, potential.cutoff)
-    errors, spreads = [], []
-    for batch in data.batches(32):
-        forces = predict(potential, batch.graph, member_forces=True).forces.detach().double().numpy()
-        errors.append((forces.mean(0) - batch.forces.double().numpy()).ravel())
-        spreads.append(forces.std(0, ddof=1).ravel())
-    return np.concatenate(errors), np.concatenate(spreads)
+    result = evaluate_frames(potential, frames)
+    return result.force_errors, result.forces_std
 
 
 def main() -> None:

@@ -25,8 +25,8 @@ import ase.io
 import torch
 from ase.build import molecule
 
-from esml.potentials.gp import GaussianProcessPotential
 from esml.graph import atoms_to_graph
+from esml.potentials.gp import GaussianProcessPotential
 
 sys.path.insert(0, str(Path(__file__).parent))
 from active_periodic import water_box  # noqa: E402

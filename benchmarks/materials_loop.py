@@ -29,14 +29,23 @@ import ase.io
 import numpy as np
 from scipy.stats import spearmanr
 
+from esml.methods import parse_method
 from esml.properties.prototypes import GenerateConfig, generate
-from esml.properties.ranking import (extensions, fine_scans, labeled_energies, minima, model_energies, plot_hull, rank,
-                                    scans, unit_cells)
+from esml.properties.ranking import (
+    extensions,
+    fine_scans,
+    labeled_energies,
+    minima,
+    model_energies,
+    plot_hull,
+    rank,
+    scans,
+    unit_cells,
+)
 from esml.qm.cache import LabelCache
 from esml.qm.label import label_structures
-from esml.methods import parse_method
-from esml.training.data import Splits
 from esml.training.config import TrainConfig
+from esml.training.data import Splits
 from esml.training.run import train_potential
 
 RESULTS = Path("benchmarks/results")

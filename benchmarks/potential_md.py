@@ -22,9 +22,9 @@ import ase.io
 import numpy as np
 import torch
 
+from esml.methods import parse_method
 from esml.potentials import load_calculator
 from esml.qm import calculator as reference_calculator
-from esml.methods import parse_method
 from esml.simulate.dynamics import MDSettings, run_md
 from esml.simulate.relax import harmonic_frequencies, optimise
 

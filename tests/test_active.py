@@ -2,15 +2,15 @@
 
 import numpy as np
 import pytest
+from ase.build import molecule
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ase.build import molecule
 
-from esml.training.calibration import coverage, fit_calibration, reliability_curve, reliability_plot
 from esml.active.descriptors import structure_features
 from esml.active.loop import ErrorScore
-from esml.numerics import farthest_point_sampling
 from esml.errors import EsmlError
+from esml.numerics import farthest_point_sampling
+from esml.training.calibration import coverage, fit_calibration, reliability_curve, reliability_plot
 
 
 @pytest.fixture

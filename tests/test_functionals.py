@@ -17,7 +17,7 @@ from esml.functionals.model import EXCHANGE_KEYS, LearnedXC, XCConfig, describe,
 from esml.functionals.numint import evaluate, learned_kohn_sham, nuclear_gradient
 from esml.functionals.reference import experimental_atomization_kcal, g2_atoms, molecule_names
 from esml.functionals.scf import molecule_of, solve
-from esml.functionals.training import Stack, fixed_density, train, TrainConfig
+from esml.functionals.training import Stack, TrainConfig, fixed_density, train
 from esml.functionals.training_set import split
 
 WATER = "O 0 0 0.1173; H 0 0.7572 -0.4692; H 0 -0.7572 -0.4692"
@@ -194,8 +194,8 @@ def test_save_and_load_round_trip_and_bad_files(tmp_path):
 
 
 def test_method_string_runs_a_learned_functional_through_esml_qm(tmp_path):
-    from esml.qm import calculator
     from esml.methods import parse_method
+    from esml.qm import calculator
 
     path = tmp_path / "Models" / "xc.pt"
     save(perturbed(), path)
@@ -270,8 +270,8 @@ def test_ionisation_potentials_are_scored_against_the_cation_references():
 @pytest.mark.parametrize("name, omega", [("esml-xc1", 0.0), ("esml-xc2", 0.3), ("esml-xc3", 0.3)])
 def test_the_shipped_functionals_run_by_name_in_method_strings(name, omega):
     from esml.functionals.shipped import SHIPPED
-    from esml.qm import calculator
     from esml.methods import parse_method
+    from esml.qm import calculator
     from esml.units import HARTREE_TO_EV
 
     spec = parse_method(f"{name}/def2-svp")

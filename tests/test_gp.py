@@ -7,12 +7,20 @@ from ase import Atoms
 from ase.build import molecule
 
 from esml.calculator import PotentialCalculator
-from esml.potentials.files import load, save
-from esml.potentials.ani import AEVComputer, AEVParameters
 from esml.graph import atoms_to_graph
+from esml.potentials.ani import AEVComputer, AEVParameters
+from esml.potentials.files import load, save
 from esml.potentials.gp import kernel_matrix
 from esml.training.data import element_counts, fit_self_energies
-from esml.training.gp import DescriptorCache, Evidence, GPConfig, Observations, fit_gaussian_process, observations, select_inducing
+from esml.training.gp import (
+    DescriptorCache,
+    Evidence,
+    GPConfig,
+    Observations,
+    fit_gaussian_process,
+    observations,
+    select_inducing,
+)
 
 
 @pytest.fixture(scope="module")

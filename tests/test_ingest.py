@@ -100,9 +100,9 @@ def test_files_above_the_size_limit_are_skipped_not_read(sqlite_store, outputs):
 
 
 def test_esml_labels_keep_their_method(sqlite_store, tmp_path, rattled_waters):
+    from esml.methods import parse_method
     from esml.qm.cache import LabelCache
     from esml.qm.label import label_structures
-    from esml.methods import parse_method
 
     spec = parse_method("gfn2-xtb")
     labeled, _ = label_structures(rattled_waters, spec, LabelCache(tmp_path / "c.sqlite"))

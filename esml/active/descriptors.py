@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from ase import Atoms
 
-from esml.potentials.ani import AEVComputer, AEVParameters
 from esml.graph import atoms_to_graph
+from esml.potentials.ani import AEVComputer, AEVParameters
 
 
 def structure_features(frames: Sequence[Atoms], species: Sequence[int] | None = None) -> np.ndarray:

@@ -33,10 +33,11 @@ def evaluate_command(
         if not frames:
             raise EsmlError(f"{data}: no frame has split {split!r}; leave out --split or pick another")
     calibration_scale = saved.get("calibration_scale")
-    metrics, arrays = evaluate_frames(potential, frames, sigma_scale=calibration_scale)
+    result = evaluate_frames(potential, frames, sigma_scale=calibration_scale)
+    metrics = result.metrics()
     metrics.update(model=str(model), data=str(data), split=split)
     plot = plot or model.with_name(f"{model.stem}-{data.name.split('.')[0]}-parity.png")
-    parity_plot(arrays, metrics, plot, f"{model.name} on {data.name}")
+    parity_plot(result, metrics, plot, f"{model.name} on {data.name}")
     console.print(errors_table([(split or "all", metrics)], f"{model.name} on {data.name}"))
     if "force_coverage_1sigma" in metrics:
         source = "calibrated by esml learn" if calibration_scale else "raw: the model file holds no calibration"

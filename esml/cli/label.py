@@ -28,9 +28,9 @@ def label_command(
     Failed frames are listed in OUTPUT.failures.jsonl and the others are kept.
     """
     from esml.cli.report import console, labeling_table, print_failures
+    from esml.methods import parse_method
     from esml.qm.cache import LabelCache, default_cache_path
     from esml.qm.label import write_failures
-    from esml.methods import parse_method
     from esml.structures import read_structures
 
     spec = parse_method(method, density_fit=density_fit, dispersion=dispersion, max_scf_cycles=max_scf_cycles)

@@ -20,8 +20,8 @@ def calculator_for(model: str):
         return load_calculator(model)
     if model.endswith(".pt"):
         raise EsmlError(f"{model}: no such model file; train one with `esml train`")
-    from esml.qm import calculator as reference_calculator
     from esml.methods import parse_method
+    from esml.qm import calculator as reference_calculator
 
     return reference_calculator(model, density_fit=parse_method(model).is_dft)
 

@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from esml.potential import Potential
 from esml.graph import AtomicGraph
+from esml.potential import Potential
 
 
 def _linspace_open(start: float, stop: float, n: int) -> list[float]:

@@ -19,10 +19,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from esml.graph import AtomicGraph
 from esml.potentials.ani import cosine_cutoff
 from esml.potentials.message_passing import MessagePassing
-from esml.graph import AtomicGraph
-
 
 #: Sums over a dense crystal's dozens of neighbours are divided by this, so features keep order one
 #: (the original's fixed 12 nearest neighbours did the same job; it measured better on Si-C than no scale).

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from esml.potential import Potential
 from esml.graph import AtomicGraph
+from esml.potential import Potential
 
 
 class Ensemble(Potential):

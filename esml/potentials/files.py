@@ -10,8 +10,8 @@ import torch
 from esml import __version__
 from esml.calculator import PotentialCalculator
 from esml.errors import EsmlError
-from esml.potentials.ani import ANIPotential
 from esml.potential import Potential
+from esml.potentials.ani import ANIPotential
 from esml.potentials.cgcnn import CGCNNPotential
 from esml.potentials.delta import DeltaPotential
 from esml.potentials.ensemble import Ensemble

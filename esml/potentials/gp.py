@@ -22,9 +22,9 @@ from dataclasses import asdict
 
 import torch
 
-from esml.potentials.ani import AEVComputer, AEVParameters
-from esml.potential import Potential, Prediction
 from esml.graph import AtomicGraph
+from esml.potential import Potential, Prediction
+from esml.potentials.ani import AEVComputer, AEVParameters
 
 
 class GaussianProcessPotential(Potential):

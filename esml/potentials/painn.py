@@ -19,9 +19,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from esml.graph import AtomicGraph
 from esml.potentials.ani import cosine_cutoff
 from esml.potentials.message_passing import MessagePassing
-from esml.graph import AtomicGraph
 
 
 def sinc_basis(distances: torch.Tensor, n_basis: int, cutoff: float) -> torch.Tensor:

@@ -23,9 +23,9 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from esml.errors import EsmlError
+from esml.methods import MethodSpec
 from esml.qm.cache import LabelCache, cache_key
 from esml.qm.engine import compute, validate_method
-from esml.methods import MethodSpec
 from esml.structures import charge_and_multiplicity, describe
 
 
@@ -170,7 +170,8 @@ def execute_on_pool(tasks: list[LabelTask], workers: int) -> Iterator[Outcome]:
 
 
 def execute_on_dask(tasks: list[LabelTask], scheduler: str) -> Iterator[Outcome]:
-    from distributed import Client, as_completed as dask_completed
+    from distributed import Client
+    from distributed import as_completed as dask_completed
 
     try:
         client = Client(scheduler, timeout="20s")

@@ -7,7 +7,7 @@ from ase import Atoms
 
 from esml.errors import ConvergenceError, StructureError
 from esml.methods import XTB_METHODS, MethodSpec
-from esml.units import ANGSTROM_TO_BOHR, HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM, HARTREE_TO_EV, BOHR_TO_ANGSTROM
+from esml.units import ANGSTROM_TO_BOHR, BOHR_TO_ANGSTROM, HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM, HARTREE_TO_EV
 
 
 def compute_xtb(atoms: Atoms, spec: MethodSpec, charge: int, multiplicity: int, name: str,

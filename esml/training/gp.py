@@ -24,10 +24,10 @@ import torch
 from ase import Atoms
 from scipy.optimize import minimize
 
-from esml.numerics import farthest_point_sampling
 from esml.errors import EsmlError
-from esml.potentials.gp import GaussianProcessPotential, descriptor_jacobian, kernel_matrix, kernel_rows
 from esml.graph import atoms_to_graph
+from esml.numerics import farthest_point_sampling
+from esml.potentials.gp import GaussianProcessPotential, descriptor_jacobian, kernel_matrix, kernel_rows
 from esml.training.data import check_labels, element_counts, fit_self_energies
 
 EIGENVALUE_CUTOFF = 1e-9  # relative to the largest eigenvalue of the inducing kernel matrix

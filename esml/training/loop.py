@@ -21,7 +21,7 @@ from esml.errors import EsmlError
 from esml.potential import Potential, predict
 from esml.training.config import TrainConfig
 from esml.training.data import GraphSet
-from esml.training.evaluate import metrics_of, set_predictions
+from esml.training.evaluate import set_predictions
 from esml.training.loss import loss_terms
 
 
@@ -51,7 +51,7 @@ def train_step(potential: Potential, optimiser: torch.optim.Optimizer, batch, co
 
 def evaluate_set(potential: Potential, data: GraphSet, batch_size: int = 32, forces: bool = True) -> dict:
     """Energy and force errors of ``potential`` (mean over members) on a labeled set."""
-    return metrics_of(set_predictions(potential, data, batch_size, forces))
+    return set_predictions(potential, data, batch_size, forces).metrics()
 
 
 def validation_loss(metrics: dict, config: TrainConfig) -> float:

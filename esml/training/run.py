@@ -14,8 +14,8 @@ import torch
 from esml.potential import Potential
 from esml.potentials.ensemble import ensemble_of
 from esml.potentials.files import FAMILIES, load, save
-from esml.training.data import GraphSet, Splits, check_labels, fit_self_energies, force_scale
 from esml.training.config import TrainConfig
+from esml.training.data import GraphSet, Splits, check_labels, fit_self_energies, force_scale
 from esml.training.loop import EpochLog, evaluate_set, fit
 
 #: Family defaults that differ from TrainConfig's: PaiNN wants a smaller step.

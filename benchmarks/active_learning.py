@@ -41,13 +41,16 @@ import numpy as np
 from ase.build import molecule
 from md_datasets import build, sets_for  # this folder is on the path when a benchmark runs as a script
 
-from esml.active.loop import ActiveLearner, Hooks, LearnConfig
+from esml.active.config import LearnConfig
+from esml.active.loop import ActiveLearner, Hooks
+from esml.methods import MethodSpec, parse_reference
 from esml.potentials.files import load_with_metadata
 from esml.qm.cache import LabelCache, default_cache_path
 from esml.structures import read_structures
+from esml.training.config import GPConfig
 from esml.training.delta import fit_gp_on_baseline, resolve_baseline
 from esml.training.evaluate import evaluate_frames
-from esml.training.gp import DescriptorCache, GPConfig
+from esml.training.gp import DescriptorCache
 
 HERE = Path(__file__).parent
 ORACLES = {"ethanol": "pbe/def2-svp", "aspirin": "gfn2-xtb"}
@@ -117,7 +120,7 @@ def gp_config(args) -> GPConfig:
     return GPConfig(max_inducing=args.inducing) if args.inducing else GPConfig()
 
 
-def run_random(pool, test, sizes: list[int], draws: int, baseline: str | None, gp: GPConfig) -> list[dict]:
+def run_random(pool, test, sizes: list[int], draws: int, baseline: MethodSpec | None, gp: GPConfig) -> list[dict]:
     rng = np.random.default_rng(0)
     descriptors = DescriptorCache(sorted({int(z) for z in pool[0].numbers}))
     labels = LabelCache(default_cache_path())
@@ -199,7 +202,8 @@ def main() -> None:
     data = HERE / "data"
     pool = [a for a in read_structures(data / f"{system}-500K.xyz.gz") if a.info["split"] == "train"]
     test = read_structures(data / f"{system}-300K.xyz.gz") + read_structures(data / f"{system}-600K.xyz.gz")
-    baseline = resolve_baseline(oracle, args.baseline)
+    baseline_method = resolve_baseline(parse_reference(oracle), args.baseline)
+    baseline = baseline_method.label if baseline_method else None
     result = {"system": system, "oracle": oracle, "target": args.target,
               "baseline": baseline, "n_test_frames": len(test),
               "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores", "date": str(date.today())}
@@ -212,7 +216,7 @@ def main() -> None:
         print("active learning", flush=True)
         result["active"] = run_active(oracle, start, test, args, HERE / "results" / f"active-{system}{suffix}")
         out.write_text(json.dumps(result, indent=1))  # the active part is kept even if the random curve is stopped
-    result["random"] = earlier or run_random(pool, test, args.random_sizes, args.draws, baseline, gp_config(args))
+    result["random"] = earlier or run_random(pool, test, args.random_sizes, args.draws, baseline_method, gp_config(args))
     result["calls_to_reach"] = {}
     for level in sorted({args.target, *LEVELS}, reverse=True):
         calls = {name: calls_to_reach([(p["oracle_calls"], p["force_mae"]) for p in points], level)

@@ -39,7 +39,8 @@ from esml.active.loop import choose
 from esml.active.walkers import Visit
 from esml.calculator import PotentialCalculator
 from esml.structures import read_structures
-from esml.training.gp import DescriptorCache, GPConfig, fit_gaussian_process
+from esml.training.config import GPConfig
+from esml.training.gp import DescriptorCache, fit_gaussian_process
 
 HERE = Path(__file__).parent
 

@@ -21,8 +21,16 @@ from pathlib import Path
 
 from pyscf import __version__ as pyscf_version
 
-from esml.functionals.reference import (ATOM_MULTIPLICITY, CATION, CATION_MULTIPLICITY, experimental_atomization_kcal,
-                                        experimental_ionization_ev, focal_point_energy, g2_atoms, molecule_names)
+from esml.functionals.reference import (
+    ATOM_MULTIPLICITY,
+    CATION,
+    CATION_MULTIPLICITY,
+    experimental_atomization_kcal,
+    experimental_ionization_ev,
+    focal_point_energy,
+    g2_atoms,
+    molecule_names,
+)
 from esml.functionals.training_set import REFERENCE_FILE
 
 

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import ase.io
 import torch
-
 from peer_envs import run_peer
+
 from esml.structures import read_structures
-from esml.training.data import split_frames
 from esml.training.config import TrainConfig
+from esml.training.data import split_frames
 from esml.training.run import FAMILY_LEARNING_RATES, train_potential
 
 HERE = Path(__file__).parent

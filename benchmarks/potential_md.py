@@ -22,9 +22,8 @@ import ase.io
 import numpy as np
 import torch
 
-from esml.methods import parse_method
 from esml.potentials import load_calculator
-from esml.qm import calculator as reference_calculator
+from esml.qm.engine import reference_calculator
 from esml.simulate.dynamics import MDSettings, run_md
 from esml.simulate.relax import harmonic_frequencies, optimise
 
@@ -59,7 +58,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     out = args.out or HERE / "results" / f"potential_md-{args.dataset}.json"
-    reference = reference_calculator(args.reference, density_fit=parse_method(args.reference).is_dft)
+    reference = reference_calculator(args.reference)
     start = optimise(start_structure(args.dataset), reference, fmax=0.005)
     reference_modes = frequencies(start, reference)
     report = {"date": date.today().isoformat(), "machine": platform.machine(), "dataset": args.dataset,

@@ -27,8 +27,8 @@ from ase.calculators.singlepoint import SinglePointCalculator
 
 from esml.data.store import open_store
 from esml.properties.targets import EV_TO_KCAL, split_frames, target, values
-from esml.training.data import Splits
 from esml.training.config import TrainConfig
+from esml.training.data import Splits
 from esml.training.run import train_potential
 
 

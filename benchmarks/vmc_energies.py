@@ -31,14 +31,13 @@ from pathlib import Path
 
 import torch
 from ase import Atoms
+from peer_envs import run_peer
 
 from esml import units
-from esml.qmc.optimizers import DEFAULT_RATES, OptimizerConfig
-from esml.qmc.orbitals import BASELINES
+from esml.qmc.config import BASELINES, DEFAULT_RATES, OptimizerConfig, VMCConfig
 from esml.qmc.plots import plot_convergence
 from esml.qmc.system import atom, from_atoms
-from esml.qmc.vmc import VMCConfig, evaluate, optimise, start
-from peer_envs import run_peer
+from esml.qmc.vmc import evaluate, optimise, start
 
 BOHR = units.BOHR_TO_ANGSTROM
 # Geometries (Bohr), exact non-relativistic energies and Hartree–Fock limits (Ha), as in issue #7

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
@@ -158,6 +158,14 @@ def parse_method(text: str, **settings) -> MethodSpec:
         settings["dispersion"] = match["disp"]
     spec = MethodSpec(name=name, basis=basis, **settings)
     return _checked(spec, text)
+
+
+def parse_reference(text: str) -> MethodSpec:
+    """A method string as the reference a model learns or corrects (``esml learn``'s oracle and
+    baseline, ``esml md`` with a method): density fitting on wherever it applies (HF and DFT),
+    whose error is far below any model's (BENCHMARKS.md)."""
+    spec = parse_method(text)
+    return replace(spec, density_fit=True) if spec.engine == "pyscf" and not spec.is_correlated else spec
 
 
 def _checked(spec: MethodSpec, text: str) -> MethodSpec:

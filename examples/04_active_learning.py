@@ -10,7 +10,8 @@ from tempfile import TemporaryDirectory
 
 from ase.build import bulk
 
-from esml.active.loop import ActiveLearner, Hooks, LearnConfig
+from esml.active.config import LearnConfig
+from esml.active.loop import ActiveLearner, Hooks
 from esml.active.walkers import WalkSettings
 from esml.potentials import load_calculator
 from esml.qm.cache import LabelCache, default_cache_path

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 from ase import units
 from ase.build import molecule
+from test_cli import assert_one_line_error, esml
 
 from esml.data.model_records import model_records
 from esml.data.store import open_store
-
-from test_cli import assert_one_line_error, esml
 
 TINY = ["--option", 'hidden={"1": [16, 8], "6": [16, 8], "8": [16, 8]}']
 

@@ -4,17 +4,19 @@ import numpy as np
 import pytest
 from ase.build import molecule
 
-from esml.active.loop import ActiveLearner, LearnConfig
+from esml.active.config import LearnConfig
+from esml.active.loop import ActiveLearner
 from esml.active.walkers import WalkSettings
 from esml.calculator import PotentialCalculator
 from esml.errors import EsmlError
+from esml.methods import parse_method, parse_reference
 from esml.potentials.delta import DeltaPotential
 from esml.potentials.files import load, metadata, save
-from esml.qm import calculator, parse_method
+from esml.qm import calculator
 from esml.qm.cache import LabelCache
 from esml.qm.label import label_structures
+from esml.training.config import GPConfig
 from esml.training.delta import fit_gp_on_baseline, residual_frames, resolve_baseline
-from esml.training.gp import GPConfig
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +24,7 @@ def delta(ethanol_frames, tmp_path_factory):
     """GFN2-xTB labels learned on a GFN1-xTB baseline: a cheap stand-in for DFT on xTB."""
     train = [a for a in ethanol_frames if a.info["split"] == "train"]
     labels = LabelCache(tmp_path_factory.mktemp("delta") / "labels.sqlite")
-    return fit_gp_on_baseline(train, "gfn1-xtb", labels, GPConfig(length_scales=(8.0,)))
+    return fit_gp_on_baseline(train, parse_reference("gfn1-xtb"), labels, GPConfig(length_scales=(8.0,)))
 
 
 def test_the_model_is_the_baseline_plus_the_correction_in_energy_and_forces(delta, ethanol_frames):
@@ -63,11 +65,13 @@ def test_a_delta_model_survives_its_file_and_refuses_stress_and_site_energies(de
 
 
 def test_auto_baseline_is_xtb_under_dft_and_none_under_xtb():
-    assert resolve_baseline("pbe/def2-svp", "auto") == "gfn2-xtb"
-    assert resolve_baseline("gfn2-xtb", "auto") is None
-    assert resolve_baseline("pbe/def2-svp", "none") is None
+    dft, xtb = parse_reference("pbe/def2-svp"), parse_reference("gfn2-xtb")
+    assert dft.density_fit and not parse_reference("mp2/def2-svp").density_fit  # where density fitting applies
+    assert resolve_baseline(dft, "auto") == xtb
+    assert resolve_baseline(xtb, "auto") is None
+    assert resolve_baseline(dft, "none") is None
     with pytest.raises(EsmlError, match="not understood"):
-        resolve_baseline("pbe/def2-svp", "b3lyp")
+        resolve_baseline(dft, "b3lyp")
 
 
 def test_the_loop_learns_on_a_baseline_and_saves_the_sum(tmp_path):
@@ -89,17 +93,17 @@ def test_the_loop_learns_on_a_baseline_and_saves_the_sum(tmp_path):
 def test_the_baseline_of_a_fit_is_computed_once_and_then_read_from_the_label_cache(ethanol_frames, tmp_path):
     frames = [a for a in ethanol_frames if a.info["split"] == "train"][:4]
     labels = LabelCache(tmp_path / "labels.sqlite")
-    first = residual_frames(frames, "gfn1-xtb", labels)
+    first = residual_frames(frames, parse_reference("gfn1-xtb"), labels)
     _, report = label_structures(frames, parse_method("gfn1-xtb"), labels)
     assert (report.cached, report.computed) == (len(frames), 0)
-    again = residual_frames(frames, "gfn1-xtb", labels)
+    again = residual_frames(frames, parse_reference("gfn1-xtb"), labels)
     np.testing.assert_array_equal([a.get_forces() for a in again], [a.get_forces() for a in first])
 
 
 def test_the_baseline_is_computed_by_the_loops_workers(ethanol_frames, tmp_path):
     frames = [a for a in ethanol_frames if a.info["split"] == "train"][:4]
-    serial = residual_frames(frames, "gfn1-xtb", LabelCache(tmp_path / "serial.sqlite"))
-    parallel = residual_frames(frames, "gfn1-xtb", LabelCache(tmp_path / "parallel.sqlite"), workers=2)
+    serial = residual_frames(frames, parse_reference("gfn1-xtb"), LabelCache(tmp_path / "serial.sqlite"))
+    parallel = residual_frames(frames, parse_reference("gfn1-xtb"), LabelCache(tmp_path / "parallel.sqlite"), workers=2)
     np.testing.assert_allclose([a.get_forces() for a in parallel], [a.get_forces() for a in serial], atol=1e-8)
     _, report = label_structures(frames, parse_method("gfn1-xtb"), LabelCache(tmp_path / "parallel.sqlite"))
     assert (report.cached, report.computed) == (len(frames), 0)

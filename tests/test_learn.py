@@ -18,8 +18,9 @@ from ase.build import bulk, molecule
 from test_cli import assert_one_line_error, esml
 
 from esml.active import run_files
+from esml.active.config import LearnConfig
 from esml.active.descriptors import structure_features
-from esml.active.loop import ActiveLearner, Hooks, LearnConfig, choose, gaussian_process
+from esml.active.loop import ActiveLearner, Hooks, choose, gaussian_process
 from esml.active.walkers import Visit, WalkSettings
 from esml.calculator import PotentialCalculator
 from esml.data.ingest import file_sha256
@@ -270,7 +271,8 @@ def test_a_walker_sent_back_to_its_start_draws_momenta_again_and_counts_its_warm
     from esml.active.walkers import explore, start_walkers
     from esml.calculator import PotentialCalculator
     from esml.simulate.dynamics import bonds
-    from esml.training.gp import GPConfig, fit_gaussian_process
+    from esml.training.config import GPConfig
+    from esml.training.gp import fit_gaussian_process
 
     calculator = PotentialCalculator(fit_gaussian_process(ethanol_frames[:20], GPConfig(length_scales=(8.0,))))
     start = molecule("CH3CH2OH")
@@ -288,19 +290,18 @@ def test_a_walker_sent_back_to_its_start_draws_momenta_again_and_counts_its_warm
     assert visits[0].atoms.get_kinetic_energy() / (1.5 * kB * len(start)) > 150.0
 
 
-def test_a_run_saved_before_walkers_counted_their_warm_up_still_resumes(tmp_path):
+def test_the_run_folder_keeps_the_walkers_warm_up_and_the_status(tmp_path):
     from esml.active import run_files
     from esml.active.walkers import start_walkers
 
-    state = run_files.RunState(config=TINY.to_json(), species=[1, 6, 8])
+    state = run_files.RunState(config=TINY.to_json(), species=[1, 6, 8], status=run_files.Status.BUDGET)
     state.walkers = start_walkers(molecule("CH3CH2OH"), [300.0, 600.0], 1)
+    state.walkers[0].warm_fs, state.walkers[0].trusted_warm_fs = 250.0, 120.0
     run_files.save_state(tmp_path, state)
-    saved = json.loads((tmp_path / "state.json").read_text())
-    saved["walkers"] = [{"index": 0, "temperature_K": 300.0, "thermalised": True},
-                        {"index": 1, "temperature_K": 600.0, "thermalised": False}]
-    (tmp_path / "state.json").write_text(json.dumps(saved))
-    warm, cold = run_files.load_state(tmp_path).walkers
-    assert warm.warm_fs >= TINY.walk.equilibration_fs and cold.warm_fs == 0.0
+    assert json.loads((tmp_path / "state.json").read_text())["status"] == "budget"
+    again = run_files.load_state(tmp_path)
+    assert again.status is run_files.Status.BUDGET
+    assert [(w.warm_fs, w.trusted_warm_fs) for w in again.walkers] == [(250.0, 120.0), (0.0, 0.0)]
 
 
 def test_a_torn_or_squeezed_molecule_is_recognised_as_broken():

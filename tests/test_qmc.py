@@ -16,13 +16,13 @@ from typer.testing import CliRunner
 
 from esml.cli.main import app
 from esml.errors import StructureError
-from esml.qmc.ansatz import AnsatzConfig, PauliNet
+from esml.qmc.ansatz import PauliNet
 from esml.qmc.blocking import blocking_error
+from esml.qmc.config import AnsatzConfig, VMCConfig
 from esml.qmc.hamiltonian import kinetic_energy, local_energy
-from esml.qmc.orbitals import (CI_THRESHOLD, atomic_orbitals, baseline, canonical_orbitals, shell_groups,
-                                valence_active_space)
+from esml.qmc.orbitals import CI_THRESHOLD, atomic_orbitals, baseline, canonical_orbitals, shell_groups, valence_active_space
 from esml.qmc.system import atom, from_atoms
-from esml.qmc.vmc import VMCConfig, evaluate, log_psi, optimise, start
+from esml.qmc.vmc import evaluate, log_psi, optimise, start
 
 TINY = VMCConfig(steps=6, batch=32, sweeps=2, equilibration=10, evaluation_steps=4, basis="cc-pvdz",
                  ansatz=AnsatzConfig(width=8, layers=1, gaussians=6, determinants=2, jastrow_width=8))

@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from ase.build import bulk, molecule
 
 from esml.data.datasets import assign_splits, create_dataset, dataset_from_filter, delete_dataset, list_datasets
+from esml.data.model_records import model_records, record_model
 from esml.data.query import count, query
 from esml.data.records import Record, formula_anonymous, formula_hill, formula_reduced, structure_hash
-from esml.data.model_records import model_records, record_model
 from esml.data.store import Store, StoreError, open_store, resolve_url, upgrade
 from esml.data.write import write_records
 from esml.errors import StructureError

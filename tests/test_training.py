@@ -7,8 +7,8 @@ from ase.build import molecule
 
 from esml.errors import EsmlError
 from esml.potentials import load
-from esml.training.data import split_frames
 from esml.training.config import TrainConfig
+from esml.training.data import split_frames
 from esml.training.run import train_ensemble, train_potential
 
 TINY = {"ani": {"hidden": {1: [16, 8], 6: [16, 8], 8: [16, 8]}}, "painn": {"features": 16, "layers": 2}}

@@ -37,7 +37,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -45,68 +45,32 @@ import numpy as np
 from ase import Atoms
 
 from esml.active import run_files
+from esml.active.config import LearnConfig
 from esml.active.descriptors import structure_features
 from esml.active.report import write_report
-from esml.active.walkers import Visit, WalkSettings, explore, start_walkers
+from esml.active.run_files import RunState, Status
+from esml.active.walkers import Visit, explore, start_walkers
 from esml.calculator import PotentialCalculator
 from esml.data.store import Store
 from esml.errors import EsmlError
-from esml.methods import MethodSpec
+from esml.methods import MethodSpec, parse_reference
 from esml.numerics import farthest_point_sampling
 from esml.potential import Potential
 from esml.potentials.delta import DeltaPotential
 from esml.potentials.files import save
-from esml.qm import parse_method
 from esml.qm.cache import LabelCache
+from esml.qm.engine import validate_method
 from esml.qm.label import label_structures
 from esml.simulate.dynamics import bonds
 from esml.training.calibration import Calibration, coverage, fit_calibration, reliability_curve
 from esml.training.delta import fit_gp_on_baseline, resolve_baseline
 from esml.training.evaluate import evaluate_frames
-from esml.training.gp import DescriptorCache, GPConfig
+from esml.training.gp import DescriptorCache
 
 #: E|e| = σ √(2/π) for a Gaussian error e: turns a calibrated σ into an expected absolute error.
 MEAN_ABS_PER_SIGMA = float(np.sqrt(2.0 / np.pi))
 REGRID_GROWTH = 1.5
 SAVED_MODEL_FOLDS = 4  # cross-validation of the model saved at the end, fitted on the validation frames too
-
-
-@dataclass(frozen=True)
-class LearnConfig:
-    oracle: str
-    target_force_mae: float = 0.05  # eV/Å
-    temperatures: tuple[float, ...] = (300.0, 600.0)
-    budget: int = 500  # oracle calls, validation included
-    walkers_per_temperature: int = 2
-    walk: WalkSettings = WalkSettings()
-    batch_size: int = 8  # new labels per round at most
-    n_seed: int = 4
-    seed_rattle: float = 0.05  # Å, Gaussian displacements of the seed frames
-    n_validation: int = 20
-    validation_refresh: float = 2.0  # draw the validation set again once the training set grew this much (0: never)
-    runaway_factor: float = 4.0  # a walker stops when its score passes this × the target
-    max_rounds: int = 100
-    gp: GPConfig = GPConfig()
-    baseline: str | None = "auto"  # the correction is learned on top of it (esml.potentials.delta); see resolve_baseline
-    workers: int = 1
-    scheduler: str | None = None
-    charge: int | None = None
-    multiplicity: int | None = None
-    seed: int = 0
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> LearnConfig:
-        data = dict(data)
-        data["temperatures"] = tuple(data["temperatures"])
-        data["walk"] = WalkSettings(**data["walk"])
-        gp = dict(data["gp"])
-        gp["length_scales"] = tuple(gp["length_scales"])
-        data["gp"] = GPConfig(**gp)
-        data.setdefault("baseline", None)  # runs started before baselines learned the whole energy
-        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -205,9 +169,12 @@ class ActiveLearner:
 
     def __init__(self, run_dir: Path, config: LearnConfig, cache: LabelCache, hooks: Hooks | None = None):
         self.run_dir = Path(run_dir)
-        self.config = replace(config, baseline=resolve_baseline(config.oracle, config.baseline))
+        config = config.checked()
+        oracle = parse_reference(config.oracle)  # parsed here once; the spec is passed along
+        self.baseline = resolve_baseline(oracle, config.baseline)
+        self.config = replace(config, baseline=self.baseline.label if self.baseline else None)
         self.hooks = hooks or Hooks()
-        self.oracle = Oracle(parse_method(config.oracle, density_fit=True) if "/" in config.oracle else parse_method(config.oracle), cache, config)
+        self.oracle = Oracle(oracle, cache, self.config)
         self.descriptors: DescriptorCache | None = None
         self.length_scale_search: tuple[int, float] | None = None  # (training frames, ℓ chosen) at the last search
         self.state: run_files.RunState | None = None
@@ -218,7 +185,10 @@ class ActiveLearner:
 
     # ---------------------------------------------------------------- setup
     def start(self, start: Atoms, db: str | None = None) -> None:
-        """A new run; :meth:`run` labels the seed frames first (an oracle that fails on all of them stops there)."""
+        """A new run; :meth:`run` labels the seed frames first (an oracle that fails on all of them stops there).
+        A method that cannot treat ``start`` is refused before the run folder is made."""
+        for spec in filter(None, (self.oracle.spec, self.baseline)):
+            validate_method(spec, start.get_chemical_symbols(), periodic=bool(start.pbc.any()))
         run_files.claim(self.run_dir)
         # a charge or spin written in the start file holds for every frame of the run
         self.config = replace(self.config, charge=_info_int(start, "charge", self.config.charge),
@@ -232,9 +202,14 @@ class ActiveLearner:
         run_files.save_state(self.run_dir, state)
 
     def resume(self) -> None:
+        """The run in the folder, continued with this learner's configuration (a larger budget
+        restarts a run that had spent its own)."""
         self.state = run_files.load_state(self.run_dir)
         self.oracle.calls = self.state.oracle_calls
         self.oracle.computed = self.state.oracle_computed
+        if self.config.budget > self.state.oracle_calls and self.state.status in (Status.BUDGET, Status.MAX_ROUNDS):
+            self.state.status = Status.RUNNING
+        self.state.config = self.config.to_json()
 
     # ---------------------------------------------------------------- rounds
     def run(self) -> run_files.RunState:
@@ -251,7 +226,7 @@ class ActiveLearner:
                 reason = f"{failures[0]['reason']}; {len(failures)} seed frames failed" if failures else "no frame came back"
                 raise EsmlError(f"the oracle {self.config.oracle} could not label the start structure ({reason}); "
                                 "check its geometry, charge and multiplicity, then run the same command again")
-            while state.status == "running":
+            while state.status == Status.RUNNING:
                 state.wall_seconds = elapsed_before + time.perf_counter() - clock
                 self.one_round()
                 state.wall_seconds = elapsed_before + time.perf_counter() - clock
@@ -294,8 +269,8 @@ class ActiveLearner:
         converged = (state.validation and row["validation"]["force_mae"] <= threshold
                      and float(scores.mean()) <= threshold and ran_away == 0)
         state.rounds.append(row)
-        stop = ("converged" if converged else "budget" if self.oracle.calls >= config.budget
-                else "max_rounds" if index >= config.max_rounds else None)
+        stop = (Status.CONVERGED if converged else Status.BUDGET if self.oracle.calls >= config.budget
+                else Status.MAX_ROUNDS if index >= config.max_rounds else None)
         if stop:
             run_files.record_round_model(self.store, state, row, model.kind, self.run_dir)
             return self.finish(stop, model)
@@ -307,7 +282,7 @@ class ActiveLearner:
         row["labels"] = self.label_pending()
         run_files.record_round_model(self.store, state, row, model.kind, self.run_dir)
 
-    def finish(self, status: str, model) -> None:
+    def finish(self, status: Status, model) -> None:
         """Save the model, refitted on the validation frames too: they are oracle labels from the
         model's own MD (in the benchmarks the refit lowered the test error: ethanol 56 → 38 meV/Å,
         aspirin 82 → 79). The refit keeps the last round's length scale. Its σ factor and
@@ -320,7 +295,7 @@ class ActiveLearner:
             state.saved_model = self.cross_validate(length_scale)
             scale = state.saved_model["calibration_scale"]
             model = self.fit(state.train + state.validation, length_scale=length_scale)
-        metadata = {"oracle": self.config.oracle, "baseline": self.config.baseline, "status": status,
+        metadata = {"oracle": self.config.oracle, "baseline": self.config.baseline, "status": status.value,
                     "n_train": len(state.train) + len(state.validation), "calibration_scale": scale,
                     "cross_validation": state.saved_model or None}
         save(model, self.run_dir / "model.pt", metadata=metadata)
@@ -365,7 +340,7 @@ class ActiveLearner:
             config = replace(config, length_scales=(length_scale,))
         elif searched and n_train < REGRID_GROWTH * searched[0]:
             config = replace(config, length_scales=(searched[1],))
-        model = fit_gp_on_baseline(frames, self.config.baseline, self.oracle.cache, config, self.descriptors,
+        model = fit_gp_on_baseline(frames, self.baseline, self.oracle.cache, config, self.descriptors,
                                    self.config.charge, self.config.multiplicity, workers=self.config.workers,
                                    scheduler=self.config.scheduler)
         if len(config.length_scales) > 1:
@@ -473,3 +448,27 @@ def gaussian_process(model: Potential):
 
 def _info_int(atoms: Atoms, key: str, given: int | None) -> int | None:
     return given if given is not None or key not in atoms.info else int(atoms.info[key])
+
+
+def resumed_config(run_dir: Path, budget: int | None = None, max_inducing: int | None = None) -> LearnConfig:
+    """The configuration the run in ``run_dir`` was started with; a ``budget`` or ``max_inducing``
+    given replaces its own (None keeps it)."""
+    config = LearnConfig.from_json(run_files.load_state(run_dir).config)
+    if budget is not None:
+        config = replace(config, budget=budget)
+    if max_inducing is not None:
+        config = replace(config, gp=replace(config.gp, max_inducing=max_inducing))
+    return config
+
+
+def learn(run_dir: Path, config: LearnConfig, cache: LabelCache, start: Atoms | None = None, db: str | None = None,
+          hooks: Hooks | None = None) -> RunState:
+    """Run the active-learning loop in ``run_dir`` to its end: a new run from ``start`` (its labeled
+    frames stored in ``db``, by default the folder's store.sqlite), or without ``start`` the run
+    already there, continued with ``config`` (see :func:`resumed_config`)."""
+    learner = ActiveLearner(run_dir, config, cache, hooks)
+    if start is None:
+        learner.resume()
+    else:
+        learner.start(start, db)
+    return learner.run()

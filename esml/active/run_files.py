@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 
 import ase.io
@@ -38,12 +39,21 @@ STATE = "state.json"
 FRAME_FILES = ("train", "validation", "pending")
 
 
+class Status(StrEnum):
+    """Where a run stands; written into state.json and report.json as its value."""
+
+    RUNNING = "running"
+    CONVERGED = "converged"  # the target was reached
+    BUDGET = "budget"  # the oracle calls ran out first
+    MAX_ROUNDS = "max_rounds"  # the rounds ran out first
+
+
 @dataclass
 class RunState:
     config: dict
     species: list[int]
     db: str = ""
-    status: str = "running"
+    status: Status = Status.RUNNING
     walkers: list[Walker] = field(default_factory=list)
     train: list[Atoms] = field(default_factory=list)
     validation: list[Atoms] = field(default_factory=list)
@@ -87,21 +97,13 @@ def load_state(run_dir: Path) -> RunState:
     data = json.loads(path.read_text())
     walkers_meta = data.pop("walkers")
     state = RunState(**data)
+    state.status = Status(state.status)
     for name in FRAME_FILES:
         setattr(state, name, _read_frames(run_dir / f"{name}.xyz"))
     positions, trusted = _read_frames(run_dir / "walkers.xyz"), _read_frames(run_dir / "trusted.xyz")
-    state.walkers = [Walker(m["index"], m["temperature_K"], a, t, *_warm_times(m)) for m, a, t in zip(walkers_meta, positions, trusted)]
-    if state.validation_drawn_at is None:  # a run saved before validation sets were drawn again
-        state.validation_drawn_at = len(state.train)
+    state.walkers = [Walker(m["index"], m["temperature_K"], a, t, m["warm_fs"], m["trusted_warm_fs"])
+                     for m, a, t in zip(walkers_meta, positions, trusted)]
     return state
-
-
-def _warm_times(meta: dict) -> tuple[float, float]:
-    """A walker's (warm_fs, trusted_warm_fs); runs saved before these existed said only whether
-    the walker had drawn its momenta, which then counts as warm long ago."""
-    if "warm_fs" in meta:
-        return meta["warm_fs"], meta["trusted_warm_fs"]
-    return (1e9 if meta["thermalised"] else 0.0), 0.0
 
 
 def open_run_store(state: RunState, run_dir: Path) -> Store:

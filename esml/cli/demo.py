@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import typer
 
+from esml.active.config import LearnConfig
+
+DEMO = LearnConfig(oracle="gfn2-xtb", temperatures=(300.0,), budget=150)
+
 
 def demo_command(
-    output: Path = typer.Option(Path("esml-demo"), "--output", "-o", help="Run folder (model.pt, report.html, data)."),
-    oracle: str = typer.Option("gfn2-xtb", "--oracle", help="Reference method the potential learns."),
-    budget: int = typer.Option(150, "--budget", min=1, help="Most oracle calls."),
-    temperature: str = typer.Option("300", "--temperature", help="Walker temperatures (K), comma separated."),
-    steps: int = typer.Option(400, "--steps", min=10, help="MD steps per walker per round."),
+    out: Path = typer.Option(Path("esml-demo"), "--out", "-o", help="Run folder (model.pt, report.html, data)."),
+    oracle: str = typer.Option(DEMO.oracle, "--oracle", help="Reference method the potential learns."),
+    budget: int = typer.Option(DEMO.budget, "--budget", min=1, help="Most oracle calls."),
+    temperature: str = typer.Option(",".join(f"{t:g}" for t in DEMO.temperatures), "--temperature", help="Walker temperatures (K), comma separated."),
+    steps: int = typer.Option(DEMO.walk.steps, "--steps", min=10, help="MD steps per walker per round."),
     cache: Path = typer.Option(None, help="Label cache (SQLite); default $ESML_CACHE or ~/.cache/esml/labels.sqlite."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
@@ -20,20 +25,19 @@ def demo_command(
 
     A folder that already holds the demo's run is resumed (and finishes at once if it is done).
     """
+    import ase.io
     from ase.build import molecule
 
-    from esml.cli.learn import learn_command
+    from esml.active.loop import learn, resumed_config
+    from esml.cli.learn import finish_message, hooks, label_cache, parse_temperatures, read_start
 
-    start = output / "ethanol.xyz"
-    resume = (output / "state.json").exists()
-    if not resume:
-        import ase.io
-
-        output.mkdir(parents=True, exist_ok=True)
-        ase.io.write(start, molecule("CH3CH2OH"), format="extxyz")
-    learn_command(
-        start=None if resume else start, oracle=oracle, baseline="auto", target_force_mae=0.05, temperature=temperature, budget=budget,
-        out=output, resume=resume, db=None, walkers=2, steps=steps, batch=8, inducing=None, validation=20,
-        validation_refresh=2.0, workers=1,
-        scheduler=None, cache=cache, seed=0, quiet=quiet,
-    )
+    if (out / "state.json").exists():
+        config, start = resumed_config(out), None
+    else:
+        config = replace(DEMO, oracle=oracle, budget=budget, temperatures=parse_temperatures(temperature),
+                         walk=replace(DEMO.walk, steps=steps))
+        out.mkdir(parents=True, exist_ok=True)
+        ase.io.write(out / "ethanol.xyz", molecule("CH3CH2OH"), format="extxyz")  # the start, for the user to see
+        start = read_start(out / "ethanol.xyz")
+    state = learn(out, config, label_cache(cache), start, hooks=hooks(quiet))
+    finish_message(state, out, config)

@@ -6,31 +6,34 @@ from pathlib import Path
 
 import typer
 
+from esml.active.config import LearnConfig
 from esml.errors import EsmlError
+
+DEFAULTS = LearnConfig()
 
 
 def learn_command(
     start: Path = typer.Argument(None, help="Start structure (any file ase.io reads; its first frame). Not needed with --resume."),
-    oracle: str = typer.Option("gfn2-xtb", "--oracle", help="Reference method, e.g. gfn2-xtb or pbe/def2-svp (density fitting on)."),
-    baseline: str = typer.Option("auto", "--baseline", help="Cheap method the model corrects (auto: gfn2-xtb unless the oracle is xTB; none: learn the whole energy)."),
-    target_force_mae: float = typer.Option(0.05, "--target-force-mae", min=0.0, help="Stop when validation force MAE and predicted MAE are under this (eV/Å)."),
-    temperature: str = typer.Option("300,600", "--temperature", help="Walker temperatures (K), comma separated."),
-    budget: int = typer.Option(500, "--budget", min=1, help="Most oracle calls, validation frames included."),
+    oracle: str = typer.Option(DEFAULTS.oracle, "--oracle", help="Reference method, e.g. gfn2-xtb or pbe/def2-svp (density fitting on for HF and DFT)."),
+    baseline: str = typer.Option(DEFAULTS.baseline, "--baseline", help="Cheap method the model corrects (auto: gfn2-xtb unless the oracle is xTB; none: learn the whole energy)."),
+    target_force_mae: float = typer.Option(DEFAULTS.target_force_mae, "--target-force-mae", min=0.0, help="Stop when validation force MAE and predicted MAE are under this (eV/Å)."),
+    temperature: str = typer.Option(",".join(f"{t:g}" for t in DEFAULTS.temperatures), "--temperature", help="Walker temperatures (K), comma separated."),
+    budget: int = typer.Option(None, "--budget", min=1, help=f"Most oracle calls, validation frames included (default {DEFAULTS.budget}; with --resume, the run's own unless given)."),
     out: Path = typer.Option(Path("esml-learn"), "--out", "-o", help="Run folder: model.pt, report.json, report.html, data."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out (a larger --budget may be given)."),
     db: str = typer.Option(None, "--db", help="Store for the labeled frames and the run's dataset; default OUT/store.sqlite."),
-    walkers: int = typer.Option(2, "--walkers", min=1, help="MD walkers per temperature."),
-    steps: int = typer.Option(400, "--steps", min=10, help="MD steps per walker per round (0.5 fs each)."),
-    batch: int = typer.Option(8, "--batch", min=1, help="Most new oracle calls per round."),
-    inducing: int = typer.Option(None, "--inducing", min=10, help="Most inducing environments per element of the GP (default 1000); a large cell needs more (BENCHMARKS.md), each costs fit and MD time. May be raised on --resume."),
-    validation: int = typer.Option(20, "--validation", min=2, help="Validation frames, drawn from the model's own MD; each is labeled once."),
-    validation_refresh: float = typer.Option(2.0, "--validation-refresh", min=0.0, help=(
+    walkers: int = typer.Option(DEFAULTS.walkers_per_temperature, "--walkers", min=1, help="MD walkers per temperature."),
+    steps: int = typer.Option(DEFAULTS.walk.steps, "--steps", min=10, help=f"MD steps per walker per round ({DEFAULTS.walk.timestep_fs:g} fs each)."),
+    batch: int = typer.Option(DEFAULTS.batch_size, "--batch", min=1, help="Most new oracle calls per round."),
+    inducing: int = typer.Option(None, "--inducing", min=10, help=f"Most inducing environments per element of the GP (default {DEFAULTS.gp.max_inducing}); a large cell needs more (BENCHMARKS.md), each costs fit and MD time. May be raised on --resume."),
+    validation: int = typer.Option(DEFAULTS.n_validation, "--validation", min=2, help="Validation frames, drawn from the model's own MD; each is labeled once."),
+    validation_refresh: float = typer.Option(DEFAULTS.validation_refresh, "--validation-refresh", min=0.0, help=(
         "Draw the validation frames again from the current model's MD once the training set has grown this many "
         "times since they were drawn; the old ones join the training set. 0: never.")),
-    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Oracle worker processes."),
-    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address for the oracle calls."),
+    workers: int = typer.Option(DEFAULTS.workers, "--workers", "-j", min=1, help="Oracle worker processes."),
+    scheduler: str = typer.Option(DEFAULTS.scheduler, "--scheduler", help="Dask scheduler address for the oracle calls."),
     cache: Path = typer.Option(None, help="Label cache (SQLite); default $ESML_CACHE or ~/.cache/esml/labels.sqlite."),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(DEFAULTS.seed),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Learn a potential by active learning with GP uncertainty; writes OUT/model.pt and OUT/report.html.
@@ -40,40 +43,30 @@ def learn_command(
     """
     from dataclasses import replace
 
-    from esml.active.loop import ActiveLearner, LearnConfig
-    from esml.qm.cache import LabelCache, default_cache_path
+    from esml.active.loop import learn, resumed_config
 
     if resume and start is not None:
         raise EsmlError("give either a start structure (new run) or --resume (continue the run in --out), not both")
-    label_cache = LabelCache(cache or default_cache_path())
     if resume:
-        from esml.active import run_files
-
-        state = run_files.load_state(out)
-        config = LearnConfig.from_json(state.config)
-        if budget > config.budget:
-            config = replace(config, budget=budget)
-        if inducing:
-            config = replace(config, gp=replace(config.gp, max_inducing=inducing))
-        learner = ActiveLearner(out, config, label_cache, hooks(quiet))
-        learner.resume()
-        if config.budget > state.oracle_calls and state.status in ("budget", "max_rounds"):
-            learner.state.status = "running"
-        learner.state.config = config.to_json()
+        config, structure = resumed_config(out, budget, inducing), None
     else:
         structure = read_start(start)
         config = LearnConfig(
-            oracle=checked_method(oracle, structure), baseline=checked_baseline(baseline, structure),
-            target_force_mae=target_force_mae, temperatures=parse_temperatures(temperature),
-            budget=budget, walkers_per_temperature=walkers, batch_size=batch, n_validation=validation,
-            validation_refresh=checked_refresh(validation_refresh),
+            oracle=oracle, baseline=baseline, target_force_mae=target_force_mae,
+            temperatures=parse_temperatures(temperature), budget=budget or DEFAULTS.budget,
+            walkers_per_temperature=walkers, walk=replace(DEFAULTS.walk, steps=steps), batch_size=batch,
+            n_validation=validation, validation_refresh=validation_refresh,
+            gp=replace(DEFAULTS.gp, max_inducing=inducing or DEFAULTS.gp.max_inducing),
             workers=workers, scheduler=scheduler, seed=seed,
         )
-        config = replace(config, walk=replace(config.walk, steps=steps), gp=replace(config.gp, max_inducing=inducing or config.gp.max_inducing))
-        learner = ActiveLearner(out, config, label_cache, hooks(quiet))
-        learner.start(structure, db)
-    state = learner.run()
+    state = learn(out, config, label_cache(cache), structure, db, hooks(quiet))
     finish_message(state, out, config)
+
+
+def label_cache(path: Path | None):
+    from esml.qm.cache import LabelCache, default_cache_path
+
+    return LabelCache(path or default_cache_path())
 
 
 def read_start(start: Path | None):
@@ -82,30 +75,6 @@ def read_start(start: Path | None):
     if start is None:
         raise EsmlError("give a start structure (e.g. start.xyz), or --resume to continue a run")
     return read_structures(start)[0]
-
-
-def checked_method(text: str, structure) -> str:
-    """The method string, once the engine can run it on the start structure."""
-    from esml.qm import parse_method
-    from esml.qm.engine import validate_method
-
-    spec = parse_method(text)
-    if spec.engine == "pyscf" and structure.pbc.any():
-        raise EsmlError(f"{text}: the start structure is periodic and PySCF methods here are molecular; use gfn2-xtb for a cell")
-    validate_method(spec, structure.get_chemical_symbols())
-    return text
-
-
-def checked_baseline(text: str, structure) -> str:
-    """``auto`` and ``none`` as given (the learner resolves them against the oracle); a method string is checked."""
-    return text if text in ("auto", "none") else checked_method(text, structure)
-
-
-def checked_refresh(factor: float) -> float:
-    if 0 < factor <= 1:
-        raise EsmlError(f"--validation-refresh {factor:g} would draw a new validation set every round; "
-                        "give a growth factor above 1 (e.g. 2) or 0 for never")
-    return factor
 
 
 def parse_temperatures(text: str) -> tuple[float, ...]:
@@ -129,6 +98,7 @@ def hooks(quiet: bool):
 
 
 def finish_message(state, out: Path, config) -> None:
+    from esml.active.run_files import Status
     from esml.cli.report import console
 
     last = state.rounds[-1].get("validation", {}) if state.rounds else {}
@@ -138,7 +108,7 @@ def finish_message(state, out: Path, config) -> None:
         error += f" (saved model, cross-validated: {1000 * state.saved_model['force_mae']:.1f})"
     console.print(f"{state.status}: {state.oracle_calls} oracle calls, {error}, {state.wall_seconds:.0f} s; "
                   f"model {out / 'model.pt'}, report {out / 'report.html'}", highlight=False)
-    if state.status != "converged":
+    if state.status != Status.CONVERGED:
         console.print(f"target {1000 * config.target_force_mae:.0f} meV/Å not reached within the budget of {config.budget} "
                       f"oracle calls; everything learned is kept: `esml learn --resume --out {out} --budget N` continues", highlight=False)
         raise typer.Exit(1)

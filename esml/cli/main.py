@@ -7,8 +7,22 @@ import sys
 import typer
 
 from esml import __version__
-from esml.cli import (datasets, demo, evaluate, interpret, label, learn, materials, properties, qmc, serve, simulate,
-                      store, train, xc)
+from esml.cli import (
+    datasets,
+    demo,
+    evaluate,
+    interpret,
+    label,
+    learn,
+    materials,
+    properties,
+    qmc,
+    serve,
+    simulate,
+    store,
+    train,
+    xc,
+)
 from esml.errors import EsmlError
 
 app = typer.Typer(

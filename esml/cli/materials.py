@@ -78,8 +78,7 @@ def rank_command(
 
     from esml.cli.report import console
     from esml.properties.materials import composition
-    from esml.properties.ranking import (fine_scans, labeled_energies, minima, model_energies, plot_hull, rank,
-                                         scans, unit_cells)
+    from esml.properties.ranking import fine_scans, labeled_energies, minima, model_energies, plot_hull, rank, scans, unit_cells
 
     structures = ase.io.read(frames, ":")
     if model:

@@ -4,12 +4,14 @@ with a neural-network wavefunction (``esml.qmc``). Hartree inside; eV shown besi
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import typer
 
-from esml import units
+from esml.qmc.config import DEFAULT_RATES, VMCConfig
+
+DEFAULTS = VMCConfig()
 
 
 def vmc_command(
@@ -17,17 +19,17 @@ def vmc_command(
     atom: str = typer.Option(None, help="A free atom instead of a structure file, e.g. Be."),
     charge: int = typer.Option(0, help="Total charge (e)."),
     spin: int = typer.Option(None, help="N_up - N_down (2S); default: the free atom's, else 0 or 1."),
-    steps: int = typer.Option(2000, min=0, help="Optimisation steps (in all, across --resume)."),
+    steps: int = typer.Option(DEFAULTS.steps, min=0, help="Optimisation steps (in all, across --resume)."),
     minutes: float = typer.Option(None, min=0.0, help="Stop optimising after this many minutes."),
-    batch: int = typer.Option(512, min=2, help="Walkers."),
-    optimizer: str = typer.Option("sr", help="sr (natural gradient) or adam."),
-    learning_rate: float = typer.Option(None, min=0.0, help="Default 0.1 for sr, 3e-3 for adam."),
-    baseline: str = typer.Option("casscf", help="casscf (valence active space, several determinants) or hf."),
-    determinants: int = typer.Option(4, min=1, help="Copies of a single-determinant baseline, each with its own "
+    batch: int = typer.Option(DEFAULTS.batch, min=2, help="Walkers."),
+    optimizer: str = typer.Option(DEFAULTS.optimizer.name, help="sr (natural gradient) or adam."),
+    learning_rate: float = typer.Option(None, min=0.0, help=f"Default {DEFAULT_RATES['sr']:g} for sr, {DEFAULT_RATES['adam']:g} for adam."),
+    baseline: str = typer.Option(DEFAULTS.baseline, help="casscf (valence active space, several determinants) or hf."),
+    determinants: int = typer.Option(DEFAULTS.ansatz.determinants, min=1, help="Copies of a single-determinant baseline, each with its own "
                                                     "backflow (a CASSCF baseline brings its own determinants)."),
-    basis: str = typer.Option("cc-pvtz", help="Basis of the baseline."),
-    evaluation_steps: int = typer.Option(400, min=2, help="Sampling steps with frozen parameters for the energy."),
-    seed: int = typer.Option(0),
+    basis: str = typer.Option(DEFAULTS.basis, help="Basis of the baseline."),
+    evaluation_steps: int = typer.Option(DEFAULTS.evaluation_steps, min=2, help="Sampling steps with frozen parameters for the energy."),
+    seed: int = typer.Option(DEFAULTS.seed),
     checkpoint: Path = typer.Option(Path("vmc.pt"), help="Saved every 100 steps; --resume continues from it."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --checkpoint."),
     json_out: Path = typer.Option(None, "--json", help="Write energy_ha, error_ha, variance, steps, seconds here."),
@@ -39,28 +41,22 @@ def vmc_command(
     from esml.cli.report import console, live_progress
     from esml.errors import EsmlError
     from esml.qmc import system as systems
-    from esml.qmc.ansatz import AnsatzConfig
-    from esml.qmc.optimizers import DEFAULT_RATES, OptimizerConfig
-    from esml.qmc.orbitals import BASELINES
     from esml.qmc.plots import plot_convergence
-    from esml.qmc.vmc import VMCConfig, evaluate, optimise, resume as resume_run, save, start
+    from esml.qmc.vmc import evaluate, optimise, save, start, summary
+    from esml.qmc.vmc import resume as resume_run
     from esml.structures import read_structures
 
     if (structure is None) == (atom is None):
         raise EsmlError("give either a structure file or --atom SYMBOL (not both)")
-    if optimizer not in ("sr", "adam"):
-        raise EsmlError(f"--optimizer {optimizer!r}: use sr or adam")
-    if baseline not in BASELINES:
-        raise EsmlError(f"--baseline {baseline!r}: use {' or '.join(BASELINES)}")
     if atom:
         system = systems.atom(atom, charge, spin)
     else:
         system = systems.from_atoms(read_structures(structure)[0], charge, spin)
-    rate = learning_rate if learning_rate is not None else DEFAULT_RATES[optimizer]
-    config = VMCConfig(steps=steps, batch=batch, evaluation_steps=evaluation_steps, baseline=baseline, basis=basis,
-                       seed=seed, max_seconds=minutes * 60 if minutes is not None else None,
-                       ansatz=replace(AnsatzConfig(), determinants=determinants),
-                       optimizer=replace(OptimizerConfig(), name=optimizer, learning_rate=rate))
+    rate = learning_rate if learning_rate is not None else DEFAULT_RATES.get(optimizer, 0.0)
+    config = replace(DEFAULTS, steps=steps, batch=batch, evaluation_steps=evaluation_steps, baseline=baseline, basis=basis,
+                     seed=seed, max_seconds=minutes * 60 if minutes is not None else None,
+                     ansatz=replace(DEFAULTS.ansatz, determinants=determinants),
+                     optimizer=replace(DEFAULTS.optimizer, name=optimizer, learning_rate=rate)).checked()
     run = resume_run(checkpoint, system, config) if resume else start(system, config)
     console.print(f"{system.describe()}: {run.reference.method} baseline in {basis} ({run.reference.energy:.6f} Ha), "
                   f"{batch} walkers", highlight=False)
@@ -72,12 +68,7 @@ def vmc_command(
         optimise(run, checkpoint, on_step=report)
     save(run, checkpoint)
     with live_progress(config.evaluation_steps, "evaluating", quiet) as show:
-        result = evaluate(run, on_step=lambda step: show(step, "evaluating"))
-    result |= {"steps": run.step, "seconds": run.seconds, "energy_ev": result["energy_ha"] * units.HARTREE_TO_EV,
-               "error_ev": result["error_ha"] * units.HARTREE_TO_EV, "hartree_fock_ha": run.reference.hartree_fock_energy,
-               "baseline": run.reference.method, "baseline_ha": run.reference.energy,
-               "system": asdict(system), "config": asdict(config), "events": run.events,
-               "history": [{key: r[key] for key in ("step", "energy", "std", "seconds")} for r in run.history]}
+        result = summary(run, evaluate(run, on_step=lambda step: show(step, "evaluating")))
     for event in run.events:
         console.print(f"step {event['step']}: {event['event']}; {event['action']}", highlight=False)
     console.print(f"E = {result['energy_ha']:.6f} ± {result['error_ha']:.6f} Ha "

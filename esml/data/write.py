@@ -9,7 +9,13 @@ import sqlalchemy as sa
 
 from esml import __version__
 from esml.data.records import (
-    Record, calculation_hash, calculation_row, check_record, structure_hash, structure_row, utc_now,
+    Record,
+    calculation_hash,
+    calculation_row,
+    check_record,
+    structure_hash,
+    structure_row,
+    utc_now,
 )
 from esml.data.schema import calculations, sources, structure_elements, structures
 from esml.data.store import Store

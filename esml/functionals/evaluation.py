@@ -17,9 +17,15 @@ import numpy as np
 from esml.functionals.model import LearnedXC
 from esml.functionals.reference import ATOM_MULTIPLICITY, CATION, g2_atoms
 from esml.functionals.scf import molecule_of, solve
-from esml.functionals.training_set import (EVALUATION_BOND_H2_PLUS, composition, exact_one_electron_energy,
-                                           experimental_atomization_kcal, h2_plus,
-                                           reference_atomization_kcal, references)
+from esml.functionals.training_set import (
+    EVALUATION_BOND_H2_PLUS,
+    composition,
+    exact_one_electron_energy,
+    experimental_atomization_kcal,
+    h2_plus,
+    reference_atomization_kcal,
+    references,
+)
 from esml.units import HARTREE_TO_EV, HARTREE_TO_KCAL_PER_MOL
 
 BASELINES = ("pbe", "b3lyp")

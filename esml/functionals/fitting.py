@@ -22,9 +22,15 @@ from esml.errors import ConvergenceError
 from esml.functionals.model import LearnedXC, XCConfig
 from esml.functionals.reference import ATOM_MULTIPLICITY, g2_atoms
 from esml.functionals.training import FixedDensity, Stack, TrainConfig, fixed_density, train
-from esml.functionals.training_set import (EXACT_ATOM_ENERGIES, composition, exact_one_electron_energy,
-                                           reference_atomization_kcal, split, training_one_electron,
-                                           with_references)
+from esml.functionals.training_set import (
+    EXACT_ATOM_ENERGIES,
+    composition,
+    exact_one_electron_energy,
+    reference_atomization_kcal,
+    split,
+    training_one_electron,
+    with_references,
+)
 
 
 @dataclass(frozen=True)

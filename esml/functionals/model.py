@@ -37,9 +37,17 @@ from pathlib import Path
 import torch
 
 from esml.errors import EsmlError
-from esml.functionals.semilocal import (exchange_lda, fermi_momentum, iso_orbital_indicator, masked,
-                                        pbe_correlation, pbe_exchange_factor, reduced_gradient_squared,
-                                        short_range_fraction, ZETA_LIMIT)
+from esml.functionals.semilocal import (
+    ZETA_LIMIT,
+    exchange_lda,
+    fermi_momentum,
+    iso_orbital_indicator,
+    masked,
+    pbe_correlation,
+    pbe_exchange_factor,
+    reduced_gradient_squared,
+    short_range_fraction,
+)
 
 
 @dataclass(frozen=True)

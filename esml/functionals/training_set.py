@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import functools
 import json
+from pathlib import Path
 
 import numpy as np
 from ase import Atoms
-from pathlib import Path
 
 from esml.errors import EsmlError
 from esml.functionals.reference import atomization_kcal, g2_atoms, molecule_names

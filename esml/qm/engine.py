@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from ase import Atoms
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
-from esml.methods import MethodSpec, parse_method
+from esml.errors import MethodError
+from esml.methods import MethodSpec, parse_method, parse_reference
 from esml.qm.xtb import XTBSession
 from esml.structures import charge_and_multiplicity, check_charge_and_spin, check_positions, describe
 
@@ -79,12 +80,20 @@ def calculator(method: str, charge: int | None = None, multiplicity: int | None 
     return ReferenceCalculator(parse_method(method, **settings), charge, multiplicity, threads)
 
 
-def validate_method(spec: MethodSpec, symbols: Iterable[str] = ()) -> None:
-    """Fail before any work on a method the engine cannot run: an unknown functional, or a basis
-    PySCF does not know or that lacks one of ``symbols``; a learned functional's file was found by
-    parse_method already."""
+def reference_calculator(method: str, charge: int | None = None, multiplicity: int | None = None) -> ReferenceCalculator:
+    """The calculator of a reference a model learns or corrects (:func:`esml.methods.parse_reference`:
+    density fitting where it applies); what Δ-model files get their baseline from."""
+    return ReferenceCalculator(parse_reference(method), charge, multiplicity)
+
+
+def validate_method(spec: MethodSpec, symbols: Iterable[str] = (), periodic: bool = False) -> None:
+    """Fail before any work on a method the engine cannot run: an unknown functional, a basis
+    PySCF does not know or that lacks one of ``symbols``, or a PySCF method for a ``periodic``
+    structure; a learned functional's file was found by parse_method already."""
     if spec.engine != "pyscf":
         return
+    if periodic:
+        raise MethodError(f"{spec.label}: the structure is periodic and PySCF methods here are molecular; use gfn2-xtb for a cell")
     from esml.qm.pyscf_engine import check_basis, check_functional
 
     if spec.is_dft and not spec.is_learned:

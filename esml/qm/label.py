@@ -119,7 +119,8 @@ def label_structures(
     pending = list({task.key: task for task in tasks if task.key not in results}.values())
     report.cached = sum(copies[key] for key in results)
     if pending:  # checked only now, so a run served from the cache never loads an engine
-        validate_method(spec, {symbol for task in pending for symbol in task.atoms.get_chemical_symbols()})
+        validate_method(spec, {symbol for task in pending for symbol in task.atoms.get_chemical_symbols()},
+                        periodic=any(task.atoms.pbc.any() for task in pending))
     if on_progress and report.cached:
         on_progress(report.cached)
     failed: dict[str, Failure] = {}

@@ -20,23 +20,15 @@ of the electrons (N, 3) in Bohr; batches come from ``torch.func.vmap``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
 from torch import nn
 
+from esml.qmc.config import AnsatzConfig
 from esml.qmc.orbitals import Baseline, atomic_orbitals, cusp_corrected
 from esml.qmc.system import System
-
-
-@dataclass(frozen=True)
-class AnsatzConfig:
-    width: int = 32  # size of each electron's embedding h_i
-    layers: int = 2  # electron–electron interaction layers
-    gaussians: int = 16  # Gaussians exp(-r²/L²) per distance, L from 0.1 to 8 Bohr
-    determinants: int = 4  # copies of a single-determinant baseline, each with its own backflow
-    jastrow_width: int = 32
 
 
 class PauliNet(nn.Module):

@@ -9,25 +9,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
-
-# SR at 0.6 was best on H2 but made LiH's local energies spread from 0.6 to 3 Ha within 500 steps;
-# at 0.1 LiH and He both converge, He with a smaller variance than at 0.6 (BENCHMARKS.md).
-DEFAULT_RATES = {"sr": 0.1, "adam": 3e-3}
-
-
-@dataclass(frozen=True)
-class OptimizerConfig:
-    name: str = "sr"  # "sr" or "adam"
-    learning_rate: float = DEFAULT_RATES["sr"]  # sr: step along the natural gradient
-    decay_steps: float = 1000.0  # the rate falls as 1 / (1 + step / decay_steps)
-    damping: float = 1e-3  # λ added to the sample-space matrix
-    max_norm: float = 0.1  # trust region of an SR step, δᵀSδ
+from esml.qmc.config import OptimizerConfig
 
 
 def centered_energies(energies: torch.Tensor) -> torch.Tensor:

@@ -30,10 +30,9 @@ import numpy as np
 import torch
 
 from esml.errors import ConvergenceError, StructureError
+from esml.qmc.config import BASELINES, DEFAULT_BASIS
 from esml.qmc.system import System
 
-DEFAULT_BASIS = "cc-pvtz"
-BASELINES = ("casscf", "hf")
 CI_THRESHOLD = 0.01  # CASSCF determinants with a smaller |CI coefficient| are left out
 DEGENERACY = 1e-4  # orbitals whose occupations (CASSCF) or energies (Ha, HF) differ by less form one block
 MAX_CI_SIZE = 100_000  # determinants in the active space; beyond it, CASSCF is out of reach of a VMC run here

@@ -19,12 +19,14 @@ import numpy as np
 import torch
 from torch.func import vmap
 
+from esml import units
 from esml.errors import EsmlError
-from esml.qmc.ansatz import AnsatzConfig, PauliNet
+from esml.qmc.ansatz import PauliNet
 from esml.qmc.blocking import blocking_error
+from esml.qmc.config import VMCConfig
 from esml.qmc.hamiltonian import local_energy
-from esml.qmc.optimizers import Optimizer, OptimizerConfig
-from esml.qmc.orbitals import DEFAULT_BASIS, Baseline, baseline
+from esml.qmc.optimizers import Optimizer
+from esml.qmc.orbitals import Baseline, baseline
 from esml.qmc.sampling import Walkers, initial_walkers, sweep
 from esml.qmc.system import System
 
@@ -34,23 +36,6 @@ CHECKPOINT_FORMAT = "esml-vmc-3"  # 3: the baseline, with several determinants, 
 
 class QMCError(EsmlError):
     """A VMC run that cannot go on (diverged training, a checkpoint for another system)."""
-
-
-@dataclass(frozen=True)
-class VMCConfig:
-    steps: int = 2000  # optimisation steps
-    batch: int = 512  # walkers
-    sweeps: int = 5  # MALA moves between optimisation steps (decorrelation)
-    equilibration: int = 200  # MALA moves before the first step
-    clip: float = 5.0  # local energies beyond median ± clip × mean |E_L - median| are clipped in the gradient
-    evaluation_steps: int = 400  # sampling steps with frozen parameters for the final energy
-    checkpoint_every: int = 100
-    max_seconds: float | None = None  # stop optimising after this wall time (the evaluation still runs)
-    baseline: str = "casscf"  # or "hf" (``orbitals.BASELINES``)
-    basis: str = DEFAULT_BASIS  # of the baseline
-    seed: int = 0
-    ansatz: AnsatzConfig = field(default_factory=AnsatzConfig)
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
 
 
 @dataclass
@@ -76,6 +61,7 @@ def default_device() -> torch.device:
 
 
 def start(system: System, config: VMCConfig, device: torch.device | None = None) -> Run:
+    config = config.checked()
     device = device or default_device()
     torch.manual_seed(config.seed)
     reference = baseline(system, config.baseline, config.basis)
@@ -143,6 +129,17 @@ def evaluate(run: Run, steps: int | None = None, on_step: Callable[[int], None] 
             "variance": float(np.mean(squares) - energy**2), "evaluation_steps": steps}
 
 
+def summary(run: Run, evaluation: dict) -> dict:
+    """What a finished run reports: the evaluation (energy_ha, error_ha, variance) with the energies
+    in eV too, the baseline's, the steps and optimisation seconds, the configuration and history."""
+    return {**evaluation, "steps": run.step, "seconds": run.seconds,
+            "energy_ev": evaluation["energy_ha"] * units.HARTREE_TO_EV, "error_ev": evaluation["error_ha"] * units.HARTREE_TO_EV,
+            "hartree_fock_ha": run.reference.hartree_fock_energy, "baseline": run.reference.method,
+            "baseline_ha": run.reference.energy, "system": asdict(run.system), "config": asdict(run.config),
+            "events": run.events,
+            "history": [{key: r[key] for key in ("step", "energy", "std", "seconds")} for r in run.history]}
+
+
 def _finite_parameters(model: PauliNet) -> bool:
     return all(torch.isfinite(parameter).all() for parameter in model.parameters())
 
@@ -181,6 +178,7 @@ def save(run: Run, path: Path) -> None:
 
 def resume(path: Path, system: System, config: VMCConfig, device: torch.device | None = None) -> Run:
     """The run saved at ``path``, to go on to ``config.steps``; it must be for the same system and ansatz."""
+    config = config.checked()
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except (OSError, RuntimeError, EOFError) as error:

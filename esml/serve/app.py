@@ -18,10 +18,14 @@ from esml.data.schema import calculations
 from esml.data.store import Store
 from esml.serve.collection import EntryType, SQLCollection
 from esml.serve.static_entries import (
-    LINKS_TABLE, LINKS_VOCABULARY, REFERENCES_TABLE, REFERENCES_VOCABULARY, link_documents, reference_documents,
+    LINKS_TABLE,
+    LINKS_VOCABULARY,
+    REFERENCES_TABLE,
+    REFERENCES_VOCABULARY,
+    link_documents,
+    reference_documents,
 )
 from esml.serve.structures import PROVIDER_FIELDS, dataset_names, structure_document
-
 
 DEFAULT_PAGE_LIMIT = 20  # fixed by the optimade package's query parameters
 

@@ -1,9 +1,9 @@
-"""The settings of one training run, apart from the training itself so that the command line
-reads its defaults without importing torch."""
+"""The settings of training runs (neural potentials, the sparse GP), apart from the training
+itself so that the command line reads its defaults without importing torch."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from esml.errors import EsmlError
 
@@ -32,3 +32,13 @@ class TrainConfig:
         if self.energy_weight < 0 or self.force_weight < 0 or self.energy_weight + self.force_weight == 0:
             raise EsmlError("loss weights must be non-negative and not both zero")
         return self
+
+
+@dataclass(frozen=True)
+class GPConfig:
+    """Settings of a sparse GP fit (:mod:`esml.training.gp`)."""
+
+    length_scales: tuple[float, ...] = (3.0, 4.0, 8.0)  # tried in turn; the best evidence wins
+    max_inducing: int = 1000  # inducing environments per element
+    optimise: bool = True  # maximise the evidence over the noise and signal hyperparameters
+    hyperparameters: dict = field(default_factory=lambda: {"energy_noise": 0.005, "force_noise": 0.05, "signal": 1.0})

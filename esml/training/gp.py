@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
@@ -28,19 +28,12 @@ from esml.errors import EsmlError
 from esml.graph import atoms_to_graph
 from esml.numerics import farthest_point_sampling
 from esml.potentials.gp import GaussianProcessPotential, descriptor_jacobian, kernel_matrix, kernel_rows
+from esml.training.config import GPConfig
 from esml.training.data import check_labels, element_counts, fit_self_energies
 
 EIGENVALUE_CUTOFF = 1e-9  # relative to the largest eigenvalue of the inducing kernel matrix
 #: Bounds (eV, eV/Å, —) for the noise per atom σ_E, the force noise σ_F and the signal σ_f.
 BOUNDS = {"energy_noise": (1e-4, 1.0), "force_noise": (1e-3, 2.0), "signal": (1e-3, 1e3)}
-
-
-@dataclass(frozen=True)
-class GPConfig:
-    length_scales: tuple[float, ...] = (3.0, 4.0, 8.0)  # tried in turn; the best evidence wins
-    max_inducing: int = 1000  # per element
-    optimise: bool = True
-    hyperparameters: dict = field(default_factory=lambda: {"energy_noise": 0.005, "force_noise": 0.05, "signal": 1.0})
 
 
 @dataclass

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from esml.interpret.attribution import feature_importance, plot_feature_importance
+from esml.interpret.importance import feature_importance, plot_feature_importance
 from esml.properties.composition import TreeConfig, cluster_folds, composition_features, fit_trees, random_split, stability_scores
 
 DATA = Path(__file__).parent / "data" / "perovskite_oxides.csv"

@@ -11,7 +11,7 @@ the error for an element the model never saw.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar, NamedTuple
 
 import torch
@@ -46,6 +46,12 @@ class Potential(nn.Module):
 
     def config(self) -> dict:
         return {"species": self.species, "energy_scale": float(self.energy_scale)}
+
+    @classmethod
+    def from_config(cls, config: dict, build: Callable[[str, dict], Potential]) -> Potential:
+        """The potential ``config()`` describes; a composite (an ensemble, a Δ-model) rebuilds its
+        parts with ``build(kind, config)``."""
+        return cls(**config)
 
     def species_of(self, numbers: torch.Tensor) -> torch.Tensor:
         """Index of each atom's element in ``self.species``; an unknown element is an error, never a zero."""

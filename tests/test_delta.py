@@ -58,7 +58,7 @@ def test_a_delta_model_survives_its_file_and_refuses_stress_and_site_energies(de
     first, second = ethanol_frames[22].copy(), ethanol_frames[22].copy()
     first.calc, second.calc = PotentialCalculator(delta), PotentialCalculator(again)
     np.testing.assert_allclose(first.get_forces(), second.get_forces(), atol=1e-9)  # xTB sums in threads
-    from esml.interpret.attribution import site_energies
+    from esml.potentials.attribution import site_energies
 
     with pytest.raises(EsmlError, match="no energies per atom"):
         site_energies(again, ethanol_frames[22])

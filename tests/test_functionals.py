@@ -13,11 +13,11 @@ from pyscf import dft, gto
 
 from esml.errors import EsmlError, MethodError
 from esml.functionals import semilocal
+from esml.functionals.fixed_density import Stack, TrainConfig, fixed_density, train
 from esml.functionals.model import EXCHANGE_KEYS, LearnedXC, XCConfig, describe, load, save
 from esml.functionals.numint import evaluate, learned_kohn_sham, nuclear_gradient
 from esml.functionals.reference import experimental_atomization_kcal, g2_atoms, molecule_names
 from esml.functionals.scf import molecule_of, solve
-from esml.functionals.training import Stack, TrainConfig, fixed_density, train
 from esml.functionals.training_set import split
 
 WATER = "O 0 0 0.1173; H 0 0.7572 -0.4692; H 0 -0.7572 -0.4692"

@@ -157,8 +157,8 @@ def test_site_energies_sum_to_the_calculators_energy():
     from ase.build import bulk
 
     from esml.calculator import PotentialCalculator
-    from esml.interpret.attribution import site_energies
     from esml.potentials import CGCNNPotential
+    from esml.potentials.attribution import site_energies
 
     torch.manual_seed(0)
     potential = CGCNNPotential([6, 14], features=8, layers=2, n_basis=8, self_energies=[-150.0, -100.0])

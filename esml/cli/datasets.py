@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from esml.cli.store import DB_OPTION, FILTER_HELP
+from esml.cli.data import DB_OPTION, FILTER_HELP
 
 app = typer.Typer(help="Import bundled data sets; create, list and delete datasets with stored splits.", no_args_is_help=True)
 
@@ -18,7 +18,7 @@ def import_command(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Load a bundled benchmark data set into the store, offline."""
-    from esml.cli.report import console, progress_bar
+    from esml.cli.console import console, progress_bar
     from esml.data.bundled import BUNDLED, import_bundled
     from esml.data.store import open_store
     from esml.functionals.g2 import g2_set
@@ -41,7 +41,7 @@ def create_command(
     db: str = DB_OPTION,
 ) -> None:
     """A dataset of everything the filter matches, with a seeded, stored split."""
-    from esml.cli.report import console
+    from esml.cli.console import console
     from esml.data.datasets import dataset_from_filter
     from esml.data.store import open_store
 
@@ -58,7 +58,7 @@ def list_command(db: str = DB_OPTION) -> None:
     """Datasets in the store with the sizes of their splits."""
     from rich.table import Table
 
-    from esml.cli.report import console
+    from esml.cli.console import console
     from esml.data.datasets import list_datasets
     from esml.data.store import open_store
 
@@ -73,7 +73,7 @@ def list_command(db: str = DB_OPTION) -> None:
 @app.command("delete")
 def delete_command(name: str = typer.Argument(...), db: str = DB_OPTION) -> None:
     """Delete a dataset and its split; the calculations stay in the store."""
-    from esml.cli.report import console
+    from esml.cli.console import console
     from esml.data.datasets import delete_dataset
     from esml.data.store import open_store
 

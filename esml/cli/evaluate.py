@@ -19,7 +19,7 @@ def evaluate_command(
     """Energy and force MAE/RMSE (per atom and per structure) of MODEL against the labels in DATA.
     An ensemble or GP model also gets the share of force-component errors inside ±1σ and ±2σ, with
     the σ scale calibrated by `esml learn` when the model file has one (raw σ otherwise)."""
-    from esml.cli.report import console
+    from esml.cli.console import console
     from esml.cli.train import errors_table
     from esml.errors import EsmlError
     from esml.potentials.files import load_with_metadata

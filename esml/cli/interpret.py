@@ -9,7 +9,10 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from esml.interpret.feature_space import DEFAULT_OPERATORS, FeatureSpaceError
+from esml.interpret.feature_space import FeatureSpaceError
+from esml.interpret.formulas import DEFAULT_SIS, DEFAULT_SIS_CLASSIFY, FormulaSearch
+
+DEFAULTS = FormulaSearch()
 
 MAX_CLASSES = 10
 
@@ -48,80 +51,32 @@ def sisso_command(
     features: str = typer.Option(..., help="Primary feature columns, comma-separated."),
     units: str = typer.Option(None, help="One unit per feature, comma-separated (e.g. eV,eV,Å); '+' and '-' "
                                          "join only like units. Default: all dimensionless."),
-    dimension: int = typer.Option(2, min=1, max=4, help="Largest descriptor dimension."),
-    rung: int = typer.Option(2, min=0, max=3, help="Operator levels of the feature space."),
-    n_sis: int = typer.Option(None, min=1, help="Features kept by each screening (default 1000 for 1D/2D "
-                                                "regression, 200 for 3D, 40 for 4D, 50 for classification)."),
-    operators: str = typer.Option(",".join(DEFAULT_OPERATORS), help="Operators of the feature space."),
-    classify: bool = typer.Option(False, "--classify", help="The target holds classes: minimise domain overlap."),
-    method: str = typer.Option("sisso", help="sisso, or gplearn (genetic programming; no --dimension)."),
-    cv_repeats: int = typer.Option(10, min=0, help="Repeats of leave-10%-out cross-validation (0: none)."),
-    seed: int = typer.Option(0, help="Seed of the cross-validation draws (and of gplearn)."),
+    dimension: int = typer.Option(DEFAULTS.dimension, min=1, max=4, help="Largest descriptor dimension."),
+    rung: int = typer.Option(DEFAULTS.rung, min=0, max=3, help="Operator levels of the feature space."),
+    n_sis: int = typer.Option(None, min=1, help="Features kept by each screening (default " + ", ".join(
+        f"{n} for {d}D" for d, n in DEFAULT_SIS.items()) + f" regression, {DEFAULT_SIS_CLASSIFY} for classification)."),
+    operators: str = typer.Option(",".join(DEFAULTS.operators), help="Operators of the feature space."),
+    classify: bool = typer.Option(DEFAULTS.classify, "--classify", help="The target holds classes: minimise domain overlap."),
+    method: str = typer.Option(DEFAULTS.method, help="sisso, or gplearn (genetic programming; no --dimension)."),
+    cv_repeats: int = typer.Option(DEFAULTS.cv_repeats, min=0, help="Repeats of leave-10%-out cross-validation (0: none)."),
+    seed: int = typer.Option(DEFAULTS.seed, help="Seed of the cross-validation draws (and of gplearn)."),
     json_out: Path = typer.Option(None, "--json", help="Write the result here as JSON."),
     plot: Path = typer.Option(None, help="PNG of the target against the 1D/2D descriptor."),
 ) -> None:
     """Find a formula for TARGET from the FEATURES columns, with training and cross-validated error."""
-    from esml.cli.report import console
+    from esml.cli.console import console
+    from esml.interpret.formulas import Samples, find_formula
 
+    search = FormulaSearch(method=method, dimension=dimension, rung=rung, n_sis=n_sis, operators=tuple(_split(operators)),
+                           classify=classify, cv_repeats=cv_repeats, seed=seed).checked()
     names = _split(features)
     primary, y, classes = read_samples(data, target, names, classify)
-    if method == "gplearn":
-        result = _run_genetic(primary, y, names, classify, cv_repeats, seed)
-    elif method == "sisso":
-        config = _sisso_config(dimension, rung, n_sis, _split(operators), classify, cv_repeats, seed)
-        result = _run_sisso(primary, y, names, _split(units), config, classes, target, plot, console)
-    else:
-        raise FeatureSpaceError(f"unknown method {method!r}; use sisso or gplearn")
-    result.update({"data": str(data), "target": target, "primary_features": names, "method": method})
+    samples = Samples(primary, y, names, target, _split(units), classes)
+    result = find_formula(search, samples, log=lambda line: console.print(line, highlight=False), plot=plot)
+    result["data"] = str(data)
     if json_out:
         json_out.write_text(json.dumps(result, indent=2))
     console.print(_summary(result), highlight=False)
-
-
-def _sisso_config(dimension, rung, n_sis, operators, classify, cv_repeats, seed):
-    from esml.interpret.sisso import SissoConfig
-
-    default = 50 if classify else {1: 1000, 2: 1000, 3: 200, 4: 40}[dimension]
-    return SissoConfig(dimension=dimension, n_sis=n_sis or default, rung=rung, operators=tuple(operators),
-                       classify=classify, cv_repeats=cv_repeats, seed=seed)
-
-
-def _run_sisso(primary, y, names, units, config, classes, target, plot, console) -> dict:
-    from esml.interpret.feature_space import build_feature_space
-    from esml.interpret.sisso import cross_validate, descriptor_values, fit_sisso
-
-    space = build_feature_space(primary, names, units, config.rung, config.operators)
-    console.print(f"feature space: {len(space):,} features (rung {config.rung})", highlight=False)
-    descriptors = fit_sisso(space, y, config, log=lambda line: console.print(line, highlight=False))
-    cv = cross_validate(space, y, primary, config) if config.cv_repeats else [None] * len(descriptors)
-    rows = [_descriptor_json(d, e, config.classify) for d, e in zip(descriptors, cv)]
-    if plot and len(descriptors[-1].features) <= 2:
-        from esml.interpret.plots import plot_descriptor
-
-        points = descriptor_values(space, descriptors[-1], primary)
-        plot_descriptor(points, y, descriptors[-1].formulas, plot, config.classify, classes, target)
-    return {**rows[-1], "descriptors": rows, "n_features": len(space), "n_samples": len(y),
-            "classes": classes, "n_sis": config.n_sis, "rung": config.rung}
-
-
-def _descriptor_json(descriptor, cv_error, classify: bool) -> dict:
-    common = {"dimension": len(descriptor.features), "formula": descriptor.formula,
-              "features": list(descriptor.formulas)}
-    if classify:
-        return {**common, "overlap_train": int(descriptor.score), "misclassified_cv": cv_error}
-    return {**common, "coefficients": descriptor.coefficients.tolist(), "intercept": descriptor.intercept,
-            "rmse_train": descriptor.score, "rmse_cv": cv_error}
-
-
-def _run_genetic(primary, y, names, classify, cv_repeats, seed) -> dict:
-    from esml.interpret.genetic import GeneticConfig, cross_validate_genetic, fit_genetic, rmse
-
-    if classify:
-        raise FeatureSpaceError("--classify works with --method sisso only")
-    config = GeneticConfig(cv_repeats=cv_repeats, seed=seed)
-    model = fit_genetic(primary, y, names, config)
-    return {"formula": str(model._program), "coefficients": [], "rmse_train": rmse(model, primary, y),
-            "rmse_cv": cross_validate_genetic(primary, y, names, config) if cv_repeats else None}
 
 
 def _summary(result: dict) -> str:
@@ -143,9 +98,9 @@ def attribute_command(
     """Split a potential's energy of STRUCTURE into its atoms' shares (eV), which sum to the energy."""
     import ase.io
 
-    from esml.cli.report import console
-    from esml.interpret.attribution import plot_site_energies, site_energies
+    from esml.cli.console import console
     from esml.potentials import load
+    from esml.potentials.attribution import plot_site_energies, site_energies
 
     atoms = ase.io.read(structure, 0)
     energies, relative = site_energies(load(model), atoms)

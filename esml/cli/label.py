@@ -27,7 +27,7 @@ def label_command(
     Re-running costs nothing for frames already computed; an interrupted run resumes.
     Failed frames are listed in OUTPUT.failures.jsonl and the others are kept.
     """
-    from esml.cli.report import console, labeling_table, print_failures
+    from esml.cli.console import console, labeling_table, print_failures
     from esml.methods import parse_method
     from esml.qm.cache import LabelCache, default_cache_path
     from esml.qm.label import write_failures
@@ -53,7 +53,7 @@ def label_command(
 
 def label_with_progress(frames, spec, cache, *, quiet: bool, **options):
     """Run :func:`esml.qm.label.label_structures` with a progress bar; Ctrl-C keeps what was computed."""
-    from esml.cli.report import console, progress_bar
+    from esml.cli.console import console, progress_bar
     from esml.qm.label import label_structures
 
     try:

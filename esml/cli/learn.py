@@ -89,7 +89,7 @@ def parse_temperatures(text: str) -> tuple[float, ...]:
 
 def hooks(quiet: bool):
     from esml.active.loop import Hooks
-    from esml.cli.report import console, progress_bar
+    from esml.cli.console import console, progress_bar
 
     if quiet:
         return Hooks()
@@ -99,7 +99,7 @@ def hooks(quiet: bool):
 
 def finish_message(state, out: Path, config) -> None:
     from esml.active.run_files import Status
-    from esml.cli.report import console
+    from esml.cli.console import console
 
     last = state.rounds[-1].get("validation", {}) if state.rounds else {}
     mae = last.get("force_mae")

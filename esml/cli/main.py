@@ -8,6 +8,7 @@ import typer
 
 from esml import __version__
 from esml.cli import (
+    data,
     datasets,
     demo,
     evaluate,
@@ -19,7 +20,6 @@ from esml.cli import (
     qmc,
     serve,
     simulate,
-    store,
     train,
     xc,
 )
@@ -34,10 +34,10 @@ app = typer.Typer(
 )
 app.command("label")(label.label_command)
 app.command("demo")(demo.demo_command)
-app.command("ingest")(store.ingest_command)
-app.command("query")(store.query_command)
-app.command("export")(store.export_command)
-app.command("models")(store.models_command)
+app.command("ingest")(data.ingest_command)
+app.command("query")(data.query_command)
+app.command("export")(data.export_command)
+app.command("models")(data.models_command)
 app.command("serve")(serve.serve_command)
 app.add_typer(datasets.app, name="datasets")
 app.command("train")(train.train_command)

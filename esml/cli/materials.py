@@ -21,7 +21,7 @@ def hull_command(
     """Rank every compound of DATA by its energy above the convex hull that all rows build together."""
     import pandas as pd
 
-    from esml.cli.report import console
+    from esml.cli.console import console
     from esml.cli.tables import read_table
     from esml.properties.materials import entry, rank_by_hull
 
@@ -51,7 +51,7 @@ def generate_command(
     """Decorate AFLOW prototypes (and elemental references) with ELEMENTS, at several volumes."""
     import ase.io
 
-    from esml.cli.report import console
+    from esml.cli.console import console
     from esml.properties.prototypes import DEFAULT_PROTOTYPES, DEFAULT_STRAINS, GenerateConfig, generate
 
     config = GenerateConfig(
@@ -76,7 +76,7 @@ def rank_command(
     """Rank every decorated prototype by its energy above the hull of all of them."""
     import ase.io
 
-    from esml.cli.report import console
+    from esml.cli.console import console
     from esml.properties.materials import composition
     from esml.properties.ranking import fine_scans, labeled_energies, minima, model_energies, plot_hull, rank, scans, unit_cells
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from esml.cli.store import DB_OPTION
+from esml.cli.data import DB_OPTION
 
 MODEL_HELP = "krr-fchl19 (default), krr-slatm, krr-bob or krr-cm: kernel ridge regression on that representation."
 
@@ -34,7 +34,7 @@ def fit_property_command(
     db: str = DB_OPTION,
 ) -> None:
     """Fit a property model (hyperparameters by cross-validation), print its test MAE, save it."""
-    from esml.cli.report import console
+    from esml.cli.console import console
     from esml.data.store import open_store
     from esml.properties.krr import fit_krr, predict, save
     from esml.properties.targets import split_frames, values
@@ -64,7 +64,7 @@ def predict_command(
     """Predict the model's property for each molecule, with the posterior standard deviation."""
     from rich.table import Table
 
-    from esml.cli.report import console
+    from esml.cli.console import console
     from esml.properties.krr import load, predict
     from esml.structures import read_structures
 
@@ -96,7 +96,7 @@ def learning_curve_command(
     db: str = DB_OPTION,
 ) -> None:
     """Test MAE against N on the stored splits: {"points": [{"n_train", "mae", "unit", "seconds"}, …]} and a log-log plot."""
-    from esml.cli.report import console
+    from esml.cli.console import console
     from esml.data.store import open_store
     from esml.properties.learning_curve import learning_curve, plot_learning_curves
     from esml.properties.representations import PropertyError

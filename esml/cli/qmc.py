@@ -38,7 +38,7 @@ def vmc_command(
 ) -> None:
     """Optimise a PauliNet-style wavefunction (CASSCF or Hartree–Fock baseline, neural Jastrow and backflow,
     exact cusps)."""
-    from esml.cli.report import console, live_progress
+    from esml.cli.console import console, live_progress
     from esml.errors import EsmlError
     from esml.qmc import system as systems
     from esml.qmc.plots import plot_convergence

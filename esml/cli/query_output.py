@@ -47,7 +47,7 @@ def summary_row(atoms: Atoms) -> dict:
 def _print_table(frames: list[Atoms], total: int) -> None:
     from rich.table import Table
 
-    from esml.cli.report import console
+    from esml.cli.console import console
 
     table = Table(title=f"{len(frames)} of {total} entries")
     for column in COLUMNS:

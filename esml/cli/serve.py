@@ -6,7 +6,7 @@ import socket
 
 import typer
 
-from esml.cli.store import DB_OPTION
+from esml.cli.data import DB_OPTION
 from esml.errors import EsmlError
 
 
@@ -26,7 +26,7 @@ def serve_command(
     """
     import uvicorn
 
-    from esml.cli.report import console
+    from esml.cli.console import console
     from esml.data.query import count
     from esml.data.store import open_store, resolve_url
 

@@ -59,7 +59,7 @@ def md_command(
     """Molecular dynamics; prints temperature and energy as it goes and a stability summary at the end.
     With a model that has an uncertainty, every saved frame also records its force σ."""
     from esml.calculator import force_uncertainty
-    from esml.cli.report import console, live_progress
+    from esml.cli.console import console, live_progress
     from esml.errors import EsmlError
     from esml.simulate.dynamics import MDSettings, run_md
 
@@ -109,7 +109,7 @@ def optimize_command(
     """Relax a structure with BFGS."""
     import ase.io
 
-    from esml.cli.report import console
+    from esml.cli.console import console
     from esml.simulate.relax import optimise
 
     relaxed = optimise(read_start(start), calculator_for(model), fmax, steps)
@@ -125,7 +125,7 @@ def vibrate_command(
     json_out: Path = typer.Option(None, "--json", help="Frequencies (cm⁻¹) and zero-point energy (eV) as JSON."),
 ) -> None:
     """Harmonic vibrational frequencies (cm⁻¹; imaginary modes negative)."""
-    from esml.cli.report import console
+    from esml.cli.console import console
     from esml.simulate.relax import harmonic_frequencies, optimise
 
     calc = calculator_for(model)

@@ -39,7 +39,7 @@ def train_command(
     """Train an ANI-style or equivariant potential on energies and forces."""
     import torch
 
-    from esml.cli.report import console, live_progress
+    from esml.cli.console import console, live_progress
     from esml.potentials.files import FAMILIES
     from esml.training.run import FAMILY_LEARNING_RATES, train_ensemble, train_potential
 

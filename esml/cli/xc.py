@@ -32,10 +32,10 @@ def train_command(
     quiet: bool = typer.Option(False, "--quiet"),
 ) -> None:
     """Fit the functional to the CCSD(T)/CBS atomisation energies of the training molecules."""
-    from esml.cli.report import console, live_progress
+    from esml.cli.console import console, live_progress
     from esml.functionals.fitting import FitConfig, fit, training_species
+    from esml.functionals.fixed_density import TrainConfig
     from esml.functionals.model import XCConfig, save
-    from esml.functionals.training import TrainConfig
     from esml.functionals.training_set import split, with_references
 
     config = FitConfig(basis=basis, rounds=rounds, seed=seed, model=replace(XCConfig(), exact_exchange=exact_exchange,
@@ -66,7 +66,7 @@ def evaluate_command(
     quiet: bool = typer.Option(False, "--quiet"),
 ) -> None:
     """Self-consistent atomisation, reaction, ionisation and one-electron errors of MODEL and of the baselines."""
-    from esml.cli.report import console, live_progress
+    from esml.cli.console import console, live_progress
     from esml.errors import EsmlError
     from esml.functionals.evaluation import evaluate, species_needed
     from esml.functionals.model import load

@@ -19,9 +19,9 @@ import torch
 from ase import Atoms
 
 from esml.errors import ConvergenceError
+from esml.functionals.fixed_density import FixedDensity, Stack, TrainConfig, fixed_density, train
 from esml.functionals.model import LearnedXC, XCConfig
 from esml.functionals.reference import ATOM_MULTIPLICITY, g2_atoms
-from esml.functionals.training import FixedDensity, Stack, TrainConfig, fixed_density, train
 from esml.functionals.training_set import (
     EXACT_ATOM_ENERGIES,
     composition,

@@ -1,1 +1,1 @@
-"""Interpretable models: symbolic regression (SISSO, genetic programming) and attribution."""
+"""Interpretable models of tables: formulas by SISSO and by genetic programming, and which features a model leans on."""

@@ -17,6 +17,7 @@ entry point (``esml.qm`` registers itself in pyproject.toml).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.metadata import entry_points
 
 import numpy as np
@@ -78,6 +79,11 @@ class DeltaPotential(Potential):
     def config(self) -> dict:
         return {"baseline": self.baseline, "charge": self.charge, "multiplicity": self.multiplicity,
                 "correction": {"kind": self.correction.kind, "config": self.correction.config()}}
+
+    @classmethod
+    def from_config(cls, config: dict, build: Callable[[str, dict], Potential]) -> DeltaPotential:
+        correction = config["correction"]
+        return cls(config["baseline"], build(correction["kind"], correction["config"]), config["charge"], config["multiplicity"])
 
     def baseline_results(self, graph: AtomicGraph, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The baseline's energies (n_structures,) and energy gradient (n_atoms, 3), one call per structure."""

@@ -7,7 +7,7 @@ fused into one batched model by :meth:`esml.potentials.ani.ANIPotential.fuse`;
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -33,6 +33,10 @@ class Ensemble(Potential):
 
     def config(self) -> dict:
         return {"members": [{"kind": m.kind, "config": m.config()} for m in self.members]}
+
+    @classmethod
+    def from_config(cls, config: dict, build: Callable[[str, dict], Potential]) -> Ensemble:
+        return cls([build(member["kind"], member["config"]) for member in config["members"]])
 
     def forward(self, graph: AtomicGraph, positions: torch.Tensor | None = None, cell: torch.Tensor | None = None) -> torch.Tensor:
         return torch.cat([member(graph, positions, cell) for member in self.members])

@@ -17,7 +17,6 @@ import torch
 from esml.properties.representations import Features
 
 CHUNK_BYTES = 256 * 2**20
-METRICS = {"bob": "laplacian", "cm": "laplacian", "slatm": "gaussian", "fchl19": "gaussian"}
 
 
 def kernel(a: Features, b: Features, sigmas: list[float], metric: str) -> list[np.ndarray]:

@@ -22,8 +22,16 @@ import numpy as np
 import scipy.linalg
 from ase import Atoms
 
-from esml.properties.kernels import METRICS, kernel, median_distance, self_kernel
-from esml.properties.representations import Features, Layout, PropertyError, check_molecules, featurize, fit_layout
+from esml.properties.kernels import kernel, median_distance, self_kernel
+from esml.properties.representations import (
+    REPRESENTATIONS,
+    Features,
+    Layout,
+    PropertyError,
+    check_molecules,
+    featurize,
+    fit_layout,
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,7 @@ class KernelRidge:
 
     @property
     def metric(self) -> str:
-        return METRICS[self.layout.name]
+        return REPRESENTATIONS[self.layout.name].metric
 
 
 def baseline_values(baseline: dict, frames: list[Atoms]) -> np.ndarray:
@@ -88,7 +96,7 @@ def fit_krr_targets(frames: list[Atoms], targets: list[tuple[np.ndarray, bool]],
         raise PropertyError(f"need at least {config.folds} molecules with a value each to fit (got {len(frames)})")
     layout = fit_layout(config.representation, [*frames, *also_for])
     features = featurize(layout, frames)
-    metric = METRICS[layout.name]
+    metric = REPRESENTATIONS[layout.name].metric
     scale = median_distance(features, metric, seed=config.seed)
     cv_setup = cross_validation(features, scale, metric, config)
     fits = []

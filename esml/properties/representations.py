@@ -9,6 +9,7 @@ others are global (one vector per molecule).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,8 +19,6 @@ from ase.data import chemical_symbols
 from esml.errors import EsmlError
 
 MAX_ATOMS = 100  # kernel models here are for molecules; the layouts grow with the largest one
-LOCAL = {"fchl19"}
-NAMES = ("fchl19", "slatm", "bob", "cm")
 
 
 class PropertyError(EsmlError):
@@ -61,21 +60,11 @@ class Features:
 
 def fit_layout(name: str, frames: list[Atoms]) -> Layout:
     """The layout for ``name`` that covers every molecule of the training set."""
-    if name not in NAMES:
+    if name not in REPRESENTATIONS:
         raise PropertyError(f"unknown representation {name!r}; use one of {', '.join(NAMES)}")
     check_molecules(frames)
     elements = tuple(sorted({int(z) for atoms in frames for z in atoms.numbers}))
-    size = max(len(atoms) for atoms in frames)
-    bags = {}
-    if name == "bob":
-        counts = [Counter(atoms.get_chemical_symbols()) for atoms in frames]
-        bags = {chemical_symbols[z]: max(c[chemical_symbols[z]] for c in counts) for z in elements}
-    mbtypes = []
-    if name == "slatm":
-        from qmllib.representations import get_slatm_mbtypes
-
-        mbtypes = get_slatm_mbtypes([atoms.numbers for atoms in frames])
-    return Layout(name, elements, size, bags, mbtypes)
+    return Layout(name, elements, max(len(atoms) for atoms in frames), **REPRESENTATIONS[name].fit_extras(frames, elements))
 
 
 def check_molecules(frames: list[Atoms], layout: Layout | None = None) -> None:
@@ -94,7 +83,7 @@ def check_molecules(frames: list[Atoms], layout: Layout | None = None) -> None:
         if unknown:
             known = ", ".join(chemical_symbols[z] for z in layout.elements)
             raise PropertyError(f"structure {index} holds {', '.join(unknown)}, which the model never saw (it knows {known})")
-        if len(atoms) > layout.size and layout.name in ("bob", "cm"):
+        if len(atoms) > layout.size and REPRESENTATIONS[layout.name].padded:
             raise PropertyError(f"structure {index} has {len(atoms)} atoms; this {layout.name} model was laid out for at most {layout.size}")
         if layout.bags:
             counts = Counter(atoms.get_chemical_symbols())
@@ -105,9 +94,7 @@ def check_molecules(frames: list[Atoms], layout: Layout | None = None) -> None:
 
 def featurize(layout: Layout, frames: list[Atoms]) -> Features:
     check_molecules(frames, layout)
-    if layout.name == "fchl19":
-        return _fchl19(layout, frames)
-    return Features(np.array([_global_vector(layout, atoms) for atoms in frames], dtype=np.float64), len(frames))
+    return REPRESENTATIONS[layout.name].features(layout, frames)
 
 
 def _fchl19(layout: Layout, frames: list[Atoms]) -> Features:
@@ -119,15 +106,59 @@ def _fchl19(layout: Layout, frames: list[Atoms]) -> Features:
     return Features(np.concatenate(vectors).astype(np.float64), len(frames), species, molecule)
 
 
-def _global_vector(layout: Layout, atoms: Atoms) -> np.ndarray:
-    if layout.name == "slatm":
-        from qmllib.representations import generate_slatm
+def _per_molecule(vector: Callable[[Layout, Atoms], np.ndarray]) -> Callable[[Layout, list[Atoms]], Features]:
+    """A global representation's features from its vector of one molecule."""
+    def features(layout: Layout, frames: list[Atoms]) -> Features:
+        return Features(np.array([vector(layout, atoms) for atoms in frames], dtype=np.float64), len(frames))
 
-        return generate_slatm(atoms.numbers, atoms.positions, layout.mbtypes)
-    if layout.name == "bob":
-        from qmllib.representations import generate_bob
+    return features
 
-        return generate_bob(atoms.numbers, atoms.positions, atomtypes=None, size=layout.size, asize=layout.bags)
+
+def _slatm(layout: Layout, atoms: Atoms) -> np.ndarray:
+    from qmllib.representations import generate_slatm
+
+    return generate_slatm(atoms.numbers, atoms.positions, layout.mbtypes)
+
+
+def _slatm_types(frames: list[Atoms], elements: tuple[int, ...]) -> dict:
+    from qmllib.representations import get_slatm_mbtypes
+
+    return {"mbtypes": get_slatm_mbtypes([atoms.numbers for atoms in frames])}
+
+
+def _bob(layout: Layout, atoms: Atoms) -> np.ndarray:
+    from qmllib.representations import generate_bob
+
+    return generate_bob(atoms.numbers, atoms.positions, atomtypes=None, size=layout.size, asize=layout.bags)
+
+
+def _bob_bags(frames: list[Atoms], elements: tuple[int, ...]) -> dict:
+    counts = [Counter(atoms.get_chemical_symbols()) for atoms in frames]
+    return {"bags": {chemical_symbols[z]: max(c[chemical_symbols[z]] for c in counts) for z in elements}}
+
+
+def _coulomb_matrix(layout: Layout, atoms: Atoms) -> np.ndarray:
     from dscribe.descriptors import CoulombMatrix
 
     return CoulombMatrix(n_atoms_max=layout.size, permutation="sorted_l2").create(atoms)
+
+
+@dataclass(frozen=True)
+class Representation:
+    """One representation: how its features are computed, what the training set fixes of its
+    layout beyond elements and size, its kernel metric, and whether it is padded to a fixed number
+    of atoms (then a larger molecule cannot be represented)."""
+
+    features: Callable[[Layout, list[Atoms]], Features]
+    metric: str  # "gaussian" or "laplacian"
+    fit_extras: Callable[[list[Atoms], tuple[int, ...]], dict] = lambda frames, elements: {}
+    padded: bool = False
+
+
+REPRESENTATIONS: dict[str, Representation] = {
+    "fchl19": Representation(_fchl19, "gaussian"),
+    "slatm": Representation(_per_molecule(_slatm), "gaussian", _slatm_types),
+    "bob": Representation(_per_molecule(_bob), "laplacian", _bob_bags, padded=True),
+    "cm": Representation(_per_molecule(_coulomb_matrix), "laplacian", padded=True),
+}
+NAMES = tuple(REPRESENTATIONS)

@@ -17,6 +17,7 @@ from esml.data.filter import STRUCTURES, entries_query
 from esml.data.schema import calculations
 from esml.data.store import Store
 from esml.serve.collection import EntryType, SQLCollection
+from esml.serve.documents import PROVIDER_FIELDS, dataset_names, structure_document
 from esml.serve.static_entries import (
     LINKS_TABLE,
     LINKS_VOCABULARY,
@@ -25,7 +26,6 @@ from esml.serve.static_entries import (
     link_documents,
     reference_documents,
 )
-from esml.serve.structures import PROVIDER_FIELDS, dataset_names, structure_document
 
 DEFAULT_PAGE_LIMIT = 20  # fixed by the optimade package's query parameters
 

@@ -22,7 +22,7 @@ def ingest_command(
     A file already ingested (same content) is skipped; each file is stored whole or not at all,
     so an interrupted run loses nothing and a re-run continues.
     """
-    from esml.cli.report import console, ingest_table, progress_bar
+    from esml.cli.console import console, ingest_table, progress_bar
     from esml.data.ingest import find_files, ingest
     from esml.data.store import open_store
 
@@ -82,7 +82,7 @@ def export_command(
     db: str = DB_OPTION,
 ) -> None:
     """Export a dataset or a query with energies, forces and properties."""
-    from esml.cli.report import console
+    from esml.cli.console import console
     from esml.data.export import export_frames
     from esml.data.query import query
     from esml.data.store import open_store
@@ -104,7 +104,7 @@ def models_command(
 
     from rich.table import Table
 
-    from esml.cli.report import console
+    from esml.cli.console import console
     from esml.data.model_records import model_records
     from esml.data.store import open_store
 

@@ -104,9 +104,10 @@ def main() -> None:
     start = time.perf_counter()
     config = GenerateConfig(prototypes=tuple(args.prototypes.split(",")), min_width=args.min_width)
     frames = stage(times, "generate", generate, elements, config)
+    method = parse_method(args.method)
     with tempfile.TemporaryDirectory() as scratch:
         cache = LabelCache(args.cache or Path(scratch) / "labels.sqlite")  # default fresh: every label computed here
-        labeled, report = stage(times, "label", label_structures, frames, parse_method(args.method), cache,
+        labeled, report = stage(times, "label", label_structures, frames, method, cache,
                                 workers=args.workers)
         print(f"labeled {report.labeled} of {len(frames)} ({len(report.failures)} failed)", flush=True)
         for round_ in range(args.extend_rounds):  # label beyond the edge until every E(V) minimum is bracketed
@@ -114,7 +115,7 @@ def main() -> None:
             more = extensions(groups, minima(groups, labeled_energies(groups)))
             if not more:
                 break
-            extra, _ = stage(times, f"extend_{round_ + 1}", label_structures, more, parse_method(args.method), cache,
+            extra, _ = stage(times, f"extend_{round_ + 1}", label_structures, more, method, cache,
                              workers=args.workers)
             labeled += extra
         if args.keep:

@@ -38,7 +38,8 @@ import numpy as np
 from ase.build import molecule
 from ase.optimize import BFGS
 
-from esml.qm import calculator, parse_method
+from esml.methods import parse_reference
+from esml.qm import calculator
 from esml.qm.cache import LabelCache, default_cache_path
 from esml.qm.label import label_structures
 from esml.simulate.dynamics import sample_langevin
@@ -112,7 +113,7 @@ def sample(spec: DatasetSpec):
 def build(spec: DatasetSpec, cache: LabelCache, workers: int) -> Path:
     start = time.perf_counter()
     frames = sample(spec)
-    method = parse_method(spec.method, density_fit=spec.method != "gfn2-xtb")
+    method = parse_reference(spec.method)
     done = [0]
 
     def progress(n: int) -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import typer
 
+from esml.simulate.dynamics import MDSettings
+
+MD = MDSettings()
 MODEL_HELP = "Model file from `esml train`, or a reference method (gfn2-xtb, pbe/def2-svp, ...)."
 
 
@@ -20,10 +24,9 @@ def calculator_for(model: str):
         return load_calculator(model)
     if model.endswith(".pt"):
         raise EsmlError(f"{model}: no such model file; train one with `esml train`")
-    from esml.methods import parse_method
-    from esml.qm import calculator as reference_calculator
+    from esml.qm.engine import reference_calculator
 
-    return reference_calculator(model, density_fit=parse_method(model).is_dft)
+    return reference_calculator(model)
 
 
 def check_calculator(atoms, calc) -> None:
@@ -42,14 +45,14 @@ def read_start(path: Path):
 def md_command(
     model: str = typer.Argument(..., help=MODEL_HELP),
     start: Path = typer.Argument(..., help="Start structure (the last frame of the file is used)."),
-    ensemble: str = typer.Option("nvt", help="nvt or nve."),
-    thermostat: str = typer.Option("langevin", help="langevin, bussi or nose-hoover (NVT)."),
-    temperature: float = typer.Option(300.0, help="Temperature (K); NVE starts from it."),
-    steps: int = typer.Option(20000, min=1),
-    timestep: float = typer.Option(0.5, help="fs"),
-    interval: int = typer.Option(10, min=1, help="Steps between saved frames."),
+    ensemble: str = typer.Option(MD.ensemble, help="nvt or nve."),
+    thermostat: str = typer.Option(MD.thermostat, help="langevin, bussi or nose-hoover (NVT)."),
+    temperature: float = typer.Option(MD.temperature_K, help="Temperature (K); NVE starts from it."),
+    steps: int = typer.Option(MD.steps, min=1),
+    timestep: float = typer.Option(MD.timestep_fs, help="fs"),
+    interval: int = typer.Option(MD.interval, min=1, help="Steps between saved frames."),
     out: Path = typer.Option(Path("md.xyz"), "--out", "-o", help="Trajectory: .xyz (extxyz) or .traj."),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(MD.seed),
     json_out: Path = typer.Option(None, "--json", help="Summary as JSON."),
     max_force_sigma: float = typer.Option(None, "--max-force-sigma", min=0.0, help=(
         "Stop where the model's force σ (mean over components, eV/Å; calibrated when the model comes from "
@@ -61,9 +64,10 @@ def md_command(
     from esml.calculator import force_uncertainty
     from esml.cli.console import console, live_progress
     from esml.errors import EsmlError
-    from esml.simulate.dynamics import MDSettings, run_md
+    from esml.simulate.dynamics import run_md
 
-    settings = MDSettings(ensemble, thermostat, temperature, timestep, steps, interval, seed=seed).checked()
+    settings = replace(MD, ensemble=ensemble, thermostat=thermostat, temperature_K=temperature, timestep_fs=timestep,
+                       steps=steps, interval=interval, seed=seed).checked()
     atoms = read_start(start)
     calc = calculator_for(model)
     check_calculator(atoms, calc)

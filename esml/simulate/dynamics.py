@@ -32,11 +32,13 @@ THERMOSTATS = ("langevin", "bussi", "nose-hoover")
 
 @dataclass(frozen=True)
 class MDSettings:
+    """One MD run; ``esml md`` reads its defaults from here."""
+
     ensemble: str = "nvt"  # 'nvt' or 'nve'
     thermostat: str = "langevin"  # for NVT: 'langevin', 'bussi' or 'nose-hoover'
     temperature_K: float = 300.0  # thermostat target, and the initial velocities of NVE
     timestep_fs: float = 0.5
-    steps: int = 1000
+    steps: int = 20000  # 10 ps at 0.5 fs
     interval: int = 10  # steps between saved frames
     friction_per_fs: float = 0.01  # Langevin friction
     relaxation_fs: float = 100.0  # Bussi and Nosé–Hoover time constant

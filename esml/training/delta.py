@@ -59,4 +59,4 @@ def fit_gp_on_baseline(frames: Sequence[Atoms], baseline: MethodSpec | None, lab
         return fit_gaussian_process(frames, config, descriptors)
     residuals = residual_frames(frames, baseline, labels, charge, multiplicity, workers=workers, scheduler=scheduler)
     return DeltaPotential(baseline.label, fit_gaussian_process(residuals, config, descriptors), charge, multiplicity,
-                          calculator=ReferenceCalculator(baseline, charge, multiplicity))
+                          calculator=ReferenceCalculator(baseline, charge, multiplicity, restart=True))

@@ -66,7 +66,7 @@ def run_one(name: str, config: VMCConfig) -> dict:
                   f"E ≈ {sum(r['energy'] for r in recent) / len(recent):.5f}", flush=True)
 
     optimise(run, on_step=show)
-    result = evaluate(run)
+    result = asdict(evaluate(run))
     seconds = time.perf_counter() - began
     fraction = (hartree_fock_limit - result["energy_ha"]) / (hartree_fock_limit - exact)
     record = {"system": name, "command": "python " + " ".join(sys.argv), **result, "exact_ha": exact,

@@ -203,8 +203,8 @@ def test_tiny_run_is_reproducible(optimizer):
                                              learning_rate=0.6 if optimizer == "sr" else 3e-3))
     first = evaluate(optimise(start(atom("He"), config, torch.device("cpu"))))
     second = evaluate(optimise(start(atom("He"), config, torch.device("cpu"))))
-    assert first["energy_ha"] == second["energy_ha"]
-    assert np.isfinite(first["error_ha"]) and first["variance"] > 0
+    assert first.energy_ha == second.energy_ha
+    assert np.isfinite(first.error_ha) and first.variance > 0
 
 
 def test_non_finite_parameters_roll_back_with_a_smaller_step():

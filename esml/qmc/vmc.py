@@ -113,7 +113,23 @@ def optimise(run: Run, checkpoint: Path | None = None, on_step: Callable[[Run], 
     return run
 
 
-def evaluate(run: Run, steps: int | None = None, on_step: Callable[[int], None] = lambda step: None) -> dict:
+@dataclass(frozen=True)
+class Evaluation:
+    """The energy of the optimised wavefunction, sampled with frozen parameters.
+
+    energy_ha         mean local energy, Hartree
+    error_ha          its standard error by blocking (correlated samples), Hartree
+    variance          variance of the local energy, Hartree² (zero for the exact wavefunction)
+    evaluation_steps  sampling steps it is averaged over
+    """
+
+    energy_ha: float
+    error_ha: float
+    variance: float
+    evaluation_steps: int
+
+
+def evaluate(run: Run, steps: int | None = None, on_step: Callable[[int], None] = lambda step: None) -> Evaluation:
     """Energy (Ha) with a blocking error bar and the variance of E_L, from frozen parameters."""
     steps = steps or run.config.evaluation_steps
     means, squares = [], []
@@ -125,15 +141,14 @@ def evaluate(run: Run, steps: int | None = None, on_step: Callable[[int], None] 
         squares.append(float((values**2).mean()))
         on_step(step + 1)
     energy = float(np.mean(means))
-    return {"energy_ha": energy, "error_ha": blocking_error(np.array(means)),
-            "variance": float(np.mean(squares) - energy**2), "evaluation_steps": steps}
+    return Evaluation(energy, blocking_error(np.array(means)), float(np.mean(squares) - energy**2), steps)
 
 
-def summary(run: Run, evaluation: dict) -> dict:
+def summary(run: Run, evaluation: Evaluation) -> dict:
     """What a finished run reports: the evaluation (energy_ha, error_ha, variance) with the energies
     in eV too, the baseline's, the steps and optimisation seconds, the configuration and history."""
-    return {**evaluation, "steps": run.step, "seconds": run.seconds,
-            "energy_ev": evaluation["energy_ha"] * units.HARTREE_TO_EV, "error_ev": evaluation["error_ha"] * units.HARTREE_TO_EV,
+    return {**asdict(evaluation), "steps": run.step, "seconds": run.seconds,
+            "energy_ev": evaluation.energy_ha * units.HARTREE_TO_EV, "error_ev": evaluation.error_ha * units.HARTREE_TO_EV,
             "hartree_fock_ha": run.reference.hartree_fock_energy, "baseline": run.reference.method,
             "baseline_ha": run.reference.energy, "system": asdict(run.system), "config": asdict(run.config),
             "events": run.events,

@@ -135,13 +135,16 @@ def test_store_commands_end_to_end(tmp_path):
 
 
 def test_store_commands_reject_bad_input_in_one_line(tmp_path):
+    from esml.data.store import open_store
+
     db = tmp_path / "cli.db"
+    open_store(str(db)).engine.dispose()
     for args, message in [
         (("query", "nsites <", "--db", db), "filter does not parse"),
         (("query", "colour = 1", "--db", db), "unknown property 'colour'"),
         (("query", "", "--dataset", "none", "--db", db), "no dataset named 'none'"),
         (("ingest", tmp_path / "missing", "--db", db), "does not exist"),
-        (("query", "", "--db", tmp_path / "no" / "x.db"), "does not exist"),
+        (("query", "", "--db", tmp_path / "no" / "x.db"), "no store at"),
         (("export", tmp_path / "out.pdf", "--db", db), "export format"),
     ]:
         result = esml(*args)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from esml.atomic import write_text
+
 PAGE_STYLE = """body{font-family:sans-serif;max-width:60rem;margin:2rem auto;color:#222}
 table{border-collapse:collapse}td,th{padding:.25rem .6rem;border-bottom:1px solid #ddd;text-align:right}
 th{background:#f4f4f4}img{max-width:48%;margin:.5rem 0}.status{font-weight:bold}"""
@@ -47,7 +49,7 @@ def summary(state) -> dict:
 
 def write_report(run_dir: Path, state) -> dict:
     report = summary(state)
-    (run_dir / "report.json").write_text(json.dumps(report, indent=1))
+    write_text(run_dir / "report.json", json.dumps(report, indent=1))
     learning_curve_plot(state.rounds, report["target_force_mae"], run_dir / "learning_curve.png")
     if state.rounds and "reliability" in state.rounds[-1]:
         reliability = state.rounds[-1]["reliability"]
@@ -55,7 +57,7 @@ def write_report(run_dir: Path, state) -> dict:
 
         curves = {name: (np.array(reliability["expected"]), np.array(reliability[name])) for name in ("raw", "calibrated")}
         reliability_plot(curves, run_dir / "reliability.png", f"force σ on {report['n_validation']} validation frames")
-    (run_dir / "report.html").write_text(html_page(report, run_dir))
+    write_text(run_dir / "report.html", html_page(report, run_dir))
     return report
 
 

@@ -28,6 +28,7 @@ import ase.io
 from ase import Atoms
 
 from esml.active.walkers import Walker
+from esml.atomic import write_frames, write_text
 from esml.data.datasets import create_dataset, delete_dataset
 from esml.data.model_records import record_model
 from esml.data.readers import record_from_atoms
@@ -87,7 +88,7 @@ def save_state(run_dir: Path, state: RunState) -> None:
         "wall_seconds", "failures", "calculation_ids", "validation_drawn_at", "saved_model")}
     scalars["walkers"] = [{"index": w.index, "temperature_K": w.temperature_K, "warm_fs": w.warm_fs,
                           "trusted_warm_fs": w.trusted_warm_fs} for w in state.walkers]
-    _write_text(run_dir / STATE, json.dumps(scalars, indent=1))
+    write_text(run_dir / STATE, json.dumps(scalars, indent=1))
 
 
 def load_state(run_dir: Path) -> RunState:
@@ -166,16 +167,9 @@ def _write_frames(path: Path, frames: list[Atoms]) -> None:
     if not frames:
         path.unlink(missing_ok=True)
         return
-    temporary = path.with_name(path.name + ".tmp")
-    ase.io.write(temporary, frames, format="extxyz")
-    temporary.replace(path)
+    write_frames(path, frames, format="extxyz")
 
 
 def _read_frames(path: Path) -> list[Atoms]:
     return ase.io.read(path, ":", format="extxyz") if path.exists() else []
 
-
-def _write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    temporary.replace(path)

@@ -18,8 +18,7 @@ def progress_bar(total: int, description: str, quiet: bool = False) -> Iterator[
     if quiet:
         yield lambda n: None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
+    with _bar() as progress:
         task = progress.add_task(description, total=total)
         yield lambda n: progress.advance(task, n)
 
@@ -30,10 +29,22 @@ def live_progress(total: int, title: str, quiet: bool = False) -> Iterator[Calla
     if quiet:
         yield lambda completed, text: None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
+    with _bar() as progress:
         task = progress.add_task(title, total=total)
         yield lambda completed, text: progress.update(task, completed=completed, description=text)
+
+
+@contextmanager
+def _bar() -> Iterator[Progress]:
+    """A progress bar that stays on screen when its work is done and vanishes when an error ends it,
+    so that the error is the one line a user reads."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        try:
+            yield progress
+        except Exception:
+            progress.live.transient = True
+            raise
 
 
 def labeling_table(rows: list[tuple[str, object]]) -> Table:

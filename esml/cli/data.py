@@ -67,7 +67,7 @@ def query_command(
     from esml.data.query import count, query
     from esml.data.store import open_store
 
-    store = open_store(db)
+    store = open_store(db, existing=True)
     frames = query(store, filter_text, dataset=dataset, split=split, limit=limit or None)
     total = count(store, filter_text, dataset=dataset, split=split) if fmt == "table" else len(frames)
     write_query_output(frames, total, fmt, output)
@@ -87,7 +87,7 @@ def export_command(
     from esml.data.query import query
     from esml.data.store import open_store
 
-    frames = query(open_store(db), filter_text, dataset=dataset, split=split)
+    frames = query(open_store(db, existing=True), filter_text, dataset=dataset, split=split)
     written = export_frames(frames, output, fmt)
     console.print(f"wrote {len(frames)} frames to {output} ({written})", highlight=False)
 
@@ -108,7 +108,7 @@ def models_command(
     from esml.data.model_records import model_records
     from esml.data.store import open_store
 
-    records = model_records(open_store(db), prefix)
+    records = model_records(open_store(db, existing=True), prefix)
     if not records:
         raise EsmlError(f"no model in the store{f' whose name starts with {prefix!r}' if prefix else ''}; "
                         "give the store of an esml learn run with --db OUT/store.sqlite")

@@ -21,10 +21,13 @@ def import_command(
     from esml.cli.console import console, progress_bar
     from esml.data.bundled import BUNDLED, import_bundled
     from esml.data.store import open_store
+    from esml.errors import EsmlError
     from esml.functionals.g2 import g2_set
 
-    store = open_store(db)
     sets = {**BUNDLED, "g2": g2_set()}
+    if name not in sets:
+        raise EsmlError(f"unknown data set {name!r}; esml bundles {', '.join(sets)}")
+    store = open_store(db)
     total = limit or (sets[name].size if name in sets else 0)
     with progress_bar(total, f"importing {name}", quiet) as advance:
         summary = import_bundled(store, name, sets=sets, limit=limit, seed=seed, on_progress=advance)
@@ -65,7 +68,7 @@ def list_command(db: str = DB_OPTION) -> None:
     table = Table(title="Datasets")
     for column in ("name", "train", "validation", "test", "definition"):
         table.add_column(column)
-    for summary in list_datasets(open_store(db)):
+    for summary in list_datasets(open_store(db, existing=True)):
         table.add_row(summary.name, *(str(summary.sizes[s]) for s in ("train", "validation", "test")), summary.definition)
     console.print(table)
 
@@ -77,7 +80,7 @@ def delete_command(name: str = typer.Argument(...), db: str = DB_OPTION) -> None
     from esml.data.datasets import delete_dataset
     from esml.data.store import open_store
 
-    delete_dataset(open_store(db), name)
+    delete_dataset(open_store(db, existing=True), name)
     console.print(f"deleted dataset {name!r}", highlight=False)
 
 

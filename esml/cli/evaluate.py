@@ -14,11 +14,12 @@ def evaluate_command(
     data: Path = typer.Argument(..., help="Labeled frames (extxyz with energy, and forces for force errors)."),
     split: str = typer.Option(None, help="Use only frames whose info['split'] is this (e.g. test)."),
     json_out: Path = typer.Option(None, "--json", help="Write the metrics as JSON: energy_mae (eV/atom), force_mae (eV/Å), ..."),
-    plot: Path = typer.Option(None, "--plot", help="Parity plot PNG; default MODEL-DATA-parity.png next to the model."),
+    plot: Path = typer.Option(None, "--plot", help="Parity plot PNG (none unless asked)."),
 ) -> None:
     """Energy and force MAE/RMSE (per atom and per structure) of MODEL against the labels in DATA.
     An ensemble or GP model also gets the share of force-component errors inside ±1σ and ±2σ, with
     the σ scale calibrated by `esml learn` when the model file has one (raw σ otherwise)."""
+    from esml.atomic import check_writable, write_text
     from esml.cli.console import console
     from esml.cli.train import errors_table
     from esml.errors import EsmlError
@@ -26,6 +27,9 @@ def evaluate_command(
     from esml.structures import read_structures
     from esml.training.evaluate import evaluate_frames, parity_plot
 
+    for output, what, example in ((json_out, "the metrics", "metrics.json"), (plot, "the plot", "parity.png")):
+        if output is not None:
+            check_writable(output, what, example)
     potential, saved = load_with_metadata(model)
     frames = read_structures(data)
     if split is not None:
@@ -36,14 +40,14 @@ def evaluate_command(
     result = evaluate_frames(potential, frames, sigma_scale=calibration_scale)
     metrics = result.metrics()
     metrics.update(model=str(model), data=str(data), split=split)
-    plot = plot or model.with_name(f"{model.stem}-{data.name.split('.')[0]}-parity.png")
-    parity_plot(result, metrics, plot, f"{model.name} on {data.name}")
     console.print(errors_table([(split or "all", metrics)], f"{model.name} on {data.name}"))
     if "force_coverage_1sigma" in metrics:
         source = "calibrated by esml learn" if calibration_scale else "raw: the model file holds no calibration"
         console.print(f"force errors inside ±1σ: {100 * metrics['force_coverage_1sigma']:.1f} % (Gaussian 68.3 %), "
                       f"inside ±2σ: {100 * metrics['force_coverage_2sigma']:.1f} % (95.4 %); σ × {metrics['sigma_scale']:.3g}, "
                       f"{source}", highlight=False)
-    console.print(f"parity plot: {plot}", highlight=False)
+    if plot:
+        parity_plot(result, metrics, plot, f"{model.name} on {data.name}")
+        console.print(f"parity plot: {plot}", highlight=False)
     if json_out:
-        json_out.write_text(json.dumps(metrics, indent=2))
+        write_text(json_out, json.dumps(metrics, indent=2))

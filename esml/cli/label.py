@@ -27,6 +27,7 @@ def label_command(
     Re-running costs nothing for frames already computed; an interrupted run resumes.
     Failed frames are listed in OUTPUT.failures.jsonl and the others are kept.
     """
+    from esml.atomic import check_writable, results_format, write_frames
     from esml.cli.console import console, labeling_table, print_failures
     from esml.methods import parse_method
     from esml.qm.cache import LabelCache, default_cache_path
@@ -35,12 +36,14 @@ def label_command(
 
     spec = parse_method(method, density_fit=density_fit, dispersion=dispersion, max_scf_cycles=max_scf_cycles)
     frames = read_structures(structures)
+    check_writable(output)  # before any work: nothing computed is lost to an output that cannot be written
+    output_format = results_format(output)
     label_cache = LabelCache(cache or default_cache_path())
     labeled, report = label_with_progress(
         frames, spec, label_cache, quiet=quiet, charge=charge, multiplicity=multiplicity,
         forces=forces, workers=workers, scheduler=scheduler,
     )
-    write_frames(output, labeled)
+    write_frames(output, labeled, output_format)
     failures_path = output.with_suffix(".failures.jsonl")
     write_failures(failures_path, report.failures)
     if not quiet:
@@ -64,8 +67,3 @@ def label_with_progress(frames, spec, cache, *, quiet: bool, **options):
         raise typer.Exit(130) from None
 
 
-def write_frames(path: Path, frames) -> None:
-    import ase.io
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ase.io.write(path, frames, format="extxyz")

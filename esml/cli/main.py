@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
+from typer.exceptions import TyperException
 
 from esml import __version__
 from esml.cli import (
@@ -56,6 +58,9 @@ app.command("vmc")(qmc.vmc_command)
 app.add_typer(xc.app, name="xc")
 
 
+DEBUG = "ESML_DEBUG"  # set (or --debug) to see the traceback behind an error
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"esml {__version__}")
@@ -63,14 +68,50 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit.")) -> None:
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+          debug: bool = typer.Option(False, "--debug", help="Show the traceback behind an error (as ESML_DEBUG=1 does).")) -> None:
     """Machine learning for electronic structure. Units: eV, Å, fs, e."""
+    if debug:
+        os.environ[DEBUG] = "1"
 
 
 def main() -> None:
-    """Run the CLI; a user mistake prints one line and exits 2, never a traceback."""
+    """Run the CLI. Whatever goes wrong ends in one line on stderr and a non-zero exit, never a
+    traceback: a user's mistake (a bad option, a file that cannot be read or written, an input esml
+    refuses) exits 2; an interruption exits 130 with everything computed so far kept; anything else
+    is a bug in esml, said as such, and exits 1. ``--debug`` or ESML_DEBUG=1 shows the traceback."""
     try:
-        app()
-    except EsmlError as error:
-        print(f"esml: error: {error}", file=sys.stderr)
-        sys.exit(2)
+        code = app(standalone_mode=False)
+    except typer.Exit as done:  # a command's own exit status (1: a budget ran out, frames failed)
+        code = done.exit_code
+    except Exception as error:
+        if os.environ.get(DEBUG):
+            raise
+        message, code = one_line(error)
+        if message:
+            print(message, file=sys.stderr)
+    except KeyboardInterrupt:
+        print("esml: interrupted; everything computed so far is kept (run the same command again to go on)", file=sys.stderr)
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def one_line(error: Exception) -> tuple[str, int]:
+    """The line an error that escaped a command is reported with, and the exit status."""
+    if isinstance(error, EsmlError):
+        return f"esml: error: {error}", 2
+    if isinstance(error, typer.Abort):
+        return "esml: interrupted; everything computed so far is kept (run the same command again to go on)", 130
+    if isinstance(error, TyperException):  # a bad option or argument, in the same style as every refusal
+        text = error.format_message().rstrip(".")
+        if not text:  # a command given without arguments: its help was shown
+            return "", error.exit_code
+        context = getattr(error, "ctx", None)
+        command = f"{context.command_path} --help" if context else "esml --help"
+        return f"esml: error: {text[:1].lower()}{text[1:]}; see `{command}`", error.exit_code
+    if isinstance(error, OSError):
+        where = f": {error.filename}" if error.filename else ""
+        return (f"esml: error: {error.strerror or type(error).__name__}{where}; check the path, and that the "
+                "folder exists and you may write there", 2)
+    return (f"esml: internal error: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''} "
+            f"(a bug in esml: run again with --debug for the traceback, and report it)", 1)

@@ -30,7 +30,7 @@ def serve_command(
     from esml.data.query import count
     from esml.data.store import open_store, resolve_url
 
-    store = open_store(db)  # fails here, with one line, on a bad URL; migrates an old store once
+    store = open_store(db, existing=True)  # fails here, with one line, on a bad URL; migrates an old store once
     _check_port_free(host, port)
     settings = dict(base_url=base_url, page_limit_max=page_limit_max, timeout_s=timeout)
     entries = count(store)

@@ -61,6 +61,7 @@ def md_command(
 ) -> None:
     """Molecular dynamics; prints temperature and energy as it goes and a stability summary at the end.
     With a model that has an uncertainty, every saved frame also records its force σ."""
+    from esml.atomic import check_writable, results_format, write_text
     from esml.calculator import force_uncertainty
     from esml.cli.console import console, live_progress
     from esml.errors import EsmlError
@@ -68,6 +69,10 @@ def md_command(
 
     settings = replace(MD, ensemble=ensemble, thermostat=thermostat, temperature_K=temperature, timestep_fs=timestep,
                        steps=steps, interval=interval, seed=seed).checked()
+    check_writable(out, "the trajectory", "md.xyz")
+    results_format(out)
+    if json_out:
+        check_writable(json_out, "the summary", "md.json")
     atoms = read_start(start)
     calc = calculator_for(model)
     check_calculator(atoms, calc)
@@ -89,7 +94,7 @@ def md_command(
               "first_bond_change_fs": summary.first_bond_change_fs, "max_force_sigma": summary.max_force_sigma,
               "stopped_uncertain_fs": summary.stopped_uncertain_fs, "trajectory": str(out)}
     if json_out:
-        json_out.write_text(json.dumps(report, indent=2))
+        write_text(json_out, json.dumps(report, indent=2))
     if not quiet:
         drift = f"; total-energy drift {summary.drift_meV_per_atom_per_ps:.3f} meV/atom/ps" if ensemble == "nve" else ""
         watched = "" if summary.max_force_sigma is None else f"; largest force σ {1000 * summary.max_force_sigma:.0f} meV/Å"
@@ -111,13 +116,14 @@ def optimize_command(
     out: Path = typer.Option(Path("optimized.xyz"), "--out", "-o"),
 ) -> None:
     """Relax a structure with BFGS."""
-    import ase.io
-
+    from esml.atomic import check_writable, results_format, write_frames
     from esml.cli.console import console
     from esml.simulate.relax import optimise
 
+    check_writable(out, "the relaxed structure", "optimized.xyz")
+    output_format = results_format(out)
     relaxed = optimise(read_start(start), calculator_for(model), fmax, steps)
-    ase.io.write(out, relaxed, format="extxyz")
+    write_frames(out, [relaxed], output_format)
     console.print(f"energy {relaxed.get_potential_energy():.6f} eV; wrote {out}", highlight=False)
 
 
@@ -129,9 +135,12 @@ def vibrate_command(
     json_out: Path = typer.Option(None, "--json", help="Frequencies (cm⁻¹) and zero-point energy (eV) as JSON."),
 ) -> None:
     """Harmonic vibrational frequencies (cm⁻¹; imaginary modes negative)."""
+    from esml.atomic import check_writable, write_text
     from esml.cli.console import console
     from esml.simulate.relax import harmonic_frequencies, optimise
 
+    if json_out:
+        check_writable(json_out, "the frequencies", "freq.json")
     calc = calculator_for(model)
     atoms = read_start(start)
     if optimize:
@@ -141,5 +150,5 @@ def vibrate_command(
     console.print("frequencies (cm⁻¹): " + " ".join(f"{w:.1f}" for w in modes), highlight=False)
     console.print(f"zero-point energy {frequencies.zero_point_energy:.4f} eV", highlight=False)
     if json_out:
-        json_out.write_text(json.dumps({"model": model, "frequencies_cm1": modes.tolist(),
-                                        "zero_point_energy_eV": frequencies.zero_point_energy}, indent=2))
+        write_text(json_out, json.dumps({"model": model, "frequencies_cm1": modes.tolist(),
+                                         "zero_point_energy_eV": frequencies.zero_point_energy}, indent=2))

@@ -28,7 +28,7 @@ def train_command(
     force_weight: float = typer.Option(TrainConfig.force_weight, help="Weight of the force MSE; 0 trains on energies only."),
     patience: int = typer.Option(TrainConfig.patience, help="Stop after this many epochs without a better validation loss."),
     lr_patience: int = typer.Option(TrainConfig.lr_patience, "--lr-patience", min=1, help="Halve the learning rate after this many epochs without improvement."),
-    valid_fraction: float = typer.Option(0.05, help="Share of training frames held out for validation when the data has no 'valid' split."),
+    valid_fraction: float = typer.Option(0.05, min=0.0, max=0.9, help="Share of training frames held out for validation when the data has no 'valid' split."),
     max_minutes: float = typer.Option(None, help="Wall-clock budget; the best model so far is kept."),
     seed: int = typer.Option(TrainConfig.seed),
     option: list[str] = typer.Option([], "--option", help="Model setting KEY=VALUE, e.g. features=64 layers=2 (equivariant) or hidden='{\"1\": [64, 32]}' (ani)."),
@@ -39,22 +39,26 @@ def train_command(
     """Train an ANI-style or equivariant potential on energies and forces."""
     import torch
 
+    from esml.atomic import check_writable
     from esml.cli.console import console, live_progress
     from esml.potentials.files import FAMILIES
-    from esml.training.run import FAMILY_LEARNING_RATES, train_ensemble, train_potential
+    from esml.training.run import FAMILY_LEARNING_RATES, check_resumable, train_ensemble, train_potential
 
     kind = MODEL_ALIASES.get(model.lower())
     if kind is None:
         raise EsmlError(f"unknown model {model!r}; use ani or equivariant")
     options = parse_options(option, FAMILIES[kind])
+    config = TrainConfig(
+        energy_weight=energy_weight, force_weight=force_weight,
+        learning_rate=FAMILY_LEARNING_RATES[kind] if learning_rate is None else learning_rate, batch_size=batch_size,
+        max_epochs=epochs, patience=patience, lr_patience=lr_patience, max_minutes=max_minutes, seed=seed,
+    ).checked()
+    check_writable(out, "the model", "model.pt")
+    if resume:
+        check_resumable(out, ensemble)
     splits = load_splits(data, db, dataset, valid_fraction, seed)
     if threads:
         torch.set_num_threads(threads)
-    config = TrainConfig(
-        energy_weight=energy_weight, force_weight=force_weight,
-        learning_rate=learning_rate or FAMILY_LEARNING_RATES[kind], batch_size=batch_size, max_epochs=epochs,
-        patience=patience, lr_patience=lr_patience, max_minutes=max_minutes, seed=seed,
-    )
     if not quiet:
         console.print(f"{kind}: {len(splits.train)} training, {len(splits.valid)} validation, {len(splits.test)} test frames", highlight=False)
     if ensemble > 1:
@@ -106,6 +110,11 @@ def parse_options(pairs: list[str], family) -> dict:
             options[key] = json.loads(value)
         except json.JSONDecodeError:
             options[key] = value
+    try:  # a size the family cannot be built with is refused now, not after the data are read
+        family([1], **options)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise EsmlError(f"model options {' '.join(pairs)} rejected: {str(error).splitlines()[0]}; "
+                        "sizes and cutoffs must be positive numbers") from None
     return options
 
 

@@ -12,6 +12,7 @@ scalar in a calculation's ``properties`` (QM9's ``_esml_homo``, ``_esml_gap``, �
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -151,8 +152,34 @@ def parse_filter(text: str, vocabulary: Vocabulary = STRUCTURES) -> sa.ColumnEle
     return condition_from_tree(parse_tree(text), vocabulary)
 
 
+#: Limits that keep one filter from tying up a store or a server: longer or deeper filters than
+#: anyone writes by hand are refused before parsing (a 59 kB filter took 6 s to parse and slowed
+#: every other request; 300 nested parentheses overflowed Python's stack).
+MAX_FILTER_CHARACTERS = 4096
+MAX_NESTING = 32  # parentheses inside parentheses
+MAX_TERMS = 256  # AND / OR connectives
+LARGEST_INTEGER = 2**63 - 1  # what a database integer holds
+
+
+def check_filter_size(text: str) -> None:
+    """One line for a filter over the limits above; quoted strings do not count towards nesting or terms."""
+    if len(text) > MAX_FILTER_CHARACTERS:
+        raise FilterError(f"filter of {len(text):,} characters; at most {MAX_FILTER_CHARACTERS:,} are accepted")
+    outside = re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)
+    depth = deepest = 0
+    for character in outside:
+        depth += (character == "(") - (character == ")")
+        deepest = max(deepest, depth)
+    if deepest > MAX_NESTING:
+        raise FilterError(f"filter nested {deepest} parentheses deep; at most {MAX_NESTING} are accepted")
+    terms = len(re.findall(r"\b(?:AND|OR)\b", outside))
+    if terms > MAX_TERMS:
+        raise FilterError(f"filter joins {terms + 1} conditions; at most {MAX_TERMS + 1} are accepted (use HAS ANY for lists)")
+
+
 def parse_tree(text: str):
     """The ``optimade`` parser's Lark tree of a filter, or one line saying where it goes wrong."""
+    check_filter_size(text)
     try:
         return _parser().lark.parse(text)
     except Exception as error:  # lark raises several types; all mean "not in the grammar"
@@ -167,6 +194,8 @@ def condition_from_tree(tree, vocabulary: Vocabulary = STRUCTURES) -> sa.ColumnE
         condition = FilterToSQL(vocabulary).transform(tree)
     except BadRequest as error:
         raise FilterError(str(error.detail)) from None
+    except RecursionError:
+        raise FilterError(f"filter nested too deeply; at most {MAX_NESTING} levels are accepted") from None
     except Exception as error:
         original = getattr(error, "orig_exc", error)  # lark wraps what a rule raises
         if isinstance(original, FilterError):
@@ -187,6 +216,20 @@ def _parse_problem(error: Exception) -> str:
     return type(error).__name__
 
 
+def _checked_int(token) -> int:
+    value = int(token)
+    if abs(value) > LARGEST_INTEGER:
+        raise FilterError(f"number {str(token)[:24]}… is beyond what a stored integer can hold (±{LARGEST_INTEGER})")
+    return value
+
+
+def _checked_float(token) -> float:
+    value = float(token)
+    if not math.isfinite(value):
+        raise FilterError(f"number {str(token)[:24]} is not finite")
+    return value
+
+
 class FilterToSQL(Transformer):
     """Lark tree (OPTIMADE grammar) -> SQLAlchemy boolean expression over a vocabulary's columns."""
 
@@ -204,11 +247,11 @@ class FilterToSQL(Transformer):
 
     @v_args(inline=True)
     def number(self, token):
-        return int(token) if token.type == "SIGNED_INT" else float(token)
+        return _checked_int(token) if token.type == "SIGNED_INT" else _checked_float(token)
 
     @v_args(inline=True)
     def signed_int(self, token):
-        return int(token)
+        return _checked_int(token)
 
     def bool(self, children):
         raise FilterError("boolean values are not supported by any esml property")

@@ -51,9 +51,15 @@ def resolve_url(db: str | None) -> str:
     return url if "://" in url else f"sqlite:///{url}"
 
 
-def open_store(db: str | None = None) -> Store:
-    """Connect, and create or migrate the schema to the newest revision."""
+def open_store(db: str | None = None, existing: bool = False) -> Store:
+    """Connect, and create or migrate the schema to the newest revision. With ``existing`` (the
+    commands that only read), an SQLite file that is not there is an error, not a new empty store."""
     url = resolve_url(db)
+    path = sa.engine.make_url(url).database if url.startswith("sqlite") else None
+    if existing and path and path != ":memory:" and not Path(path).exists():
+        raise StoreError(f"no store at {path}; check the name, or fill one first with `esml ingest` or `esml datasets import`")
+    if path and Path(path).is_dir():
+        raise StoreError(f"{path} is a folder; give --db the path of a store file (e.g. {Path(path) / 'esml.db'})")
     try:
         engine = _create_engine(url)
         upgrade(engine)
@@ -62,6 +68,9 @@ def open_store(db: str | None = None) -> Store:
     except sa.exc.OperationalError as error:
         reason = str(error.orig).strip().splitlines()[0]
         raise StoreError(f"cannot open database {_hidden(url)}: {reason}") from None
+    except sa.exc.DatabaseError as error:  # a file that is something else (an .xyz given as --db)
+        reason = str(error.orig).strip().splitlines()[0]
+        raise StoreError(f"{path or _hidden(url)} is not an esml store ({reason}); give --db a store file or a new name") from None
     except ModuleNotFoundError as error:
         raise StoreError(f"database URL {_hidden(url)} needs the Python package {error.name!r}") from None
     return Store(engine)

@@ -47,9 +47,13 @@ def read_payload(path: str | Path) -> dict:
     if not path.exists():
         raise EsmlError(f"{path}: no such model file; train one with `esml train`")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for files it cannot read
         raise EsmlError(f"{path}: not an esml model file ({type(error).__name__}); give a file written by `esml train`") from None
+    if not isinstance(payload, dict) or not {"kind", "config", "state"} <= set(payload):
+        raise EsmlError(f"{path}: a torch file, but not an esml model (no family, settings and weights); "
+                        "give a file written by `esml train` or `esml learn`")
+    return payload
 
 
 def load(path: str | Path) -> Potential:

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
+from esml.atomic import check_writable
+from esml.errors import EsmlError
 from esml.methods import MethodSpec
 
 POSITION_RESOLUTION_ANGSTROM = 1e-6
@@ -59,15 +61,20 @@ class LabelCache:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        check_writable(self.path, "the label cache", "labels.sqlite")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=60)
-        # WAL lets several esml runs share one cache without blocking each other's reads.
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # In WAL mode NORMAL still survives a crash of esml; only a power cut may drop the last commits.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS labels (key TEXT PRIMARY KEY, method TEXT, result TEXT, seconds REAL, created REAL)"
-        )
+        try:
+            self._db = sqlite3.connect(self.path, timeout=60)
+            # WAL lets several esml runs share one cache without blocking each other's reads.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL still survives a crash of esml; only a power cut may drop the last commits.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS labels (key TEXT PRIMARY KEY, method TEXT, result TEXT, seconds REAL, created REAL)"
+            )
+        except sqlite3.DatabaseError as error:
+            raise EsmlError(f"{self.path} is not a label cache ({error}); give --cache a new file name "
+                            "or an earlier esml label cache") from None
 
     def get_many(self, keys: list[str]) -> dict[str, dict]:
         found: dict[str, dict] = {}

@@ -22,6 +22,7 @@ from pathlib import Path
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
+from esml.atomic import write_text
 from esml.errors import EsmlError
 from esml.methods import MethodSpec
 from esml.qm.cache import LabelCache, cache_key
@@ -215,6 +216,5 @@ def write_failures(path: Path, failures: list[Failure]) -> None:
     if not failures:
         path.unlink(missing_ok=True)
         return
-    with open(path, "w") as stream:
-        for failure in failures:
-            stream.write(json.dumps({"frame": failure.index, "structure": failure.structure, "reason": failure.reason}) + "\n")
+    write_text(path, "".join(json.dumps({"frame": f.index, "structure": f.structure, "reason": f.reason}) + "\n"
+                             for f in failures))

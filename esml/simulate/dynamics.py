@@ -25,6 +25,7 @@ from ase.constraints import FixCom
 from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
 from ase.neighborlist import natural_cutoffs, neighbor_list
 
+from esml.atomic import results_format
 from esml.errors import EsmlError
 
 THERMOSTATS = ("langevin", "bussi", "nose-hoover")
@@ -51,6 +52,9 @@ class MDSettings:
             raise EsmlError(f"unknown thermostat {self.thermostat!r}; use one of {', '.join(THERMOSTATS)}")
         if self.timestep_fs <= 0 or self.steps < 1 or self.interval < 1 or self.temperature_K < 0:
             raise EsmlError("timestep, steps and interval must be positive and the temperature not negative")
+        if self.interval > self.steps:
+            raise EsmlError(f"--interval {self.interval} is longer than the run ({self.steps} steps): no frame would be saved; "
+                            "give fewer steps between frames or more steps")
         return self
 
 
@@ -200,8 +204,9 @@ def summarise(log: list[MDFrame], n_atoms: int, changed: int, first_change: floa
 def _trajectory_writer(path: Path | None) -> Callable[[Atoms], None]:
     if path is None:
         return lambda atoms: None
+    output_format = results_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".traj":
+    if output_format == "traj":  # frames are appended as they come: a stopped run keeps them
         from ase.io.trajectory import Trajectory
 
         trajectory = Trajectory(str(path), "w")

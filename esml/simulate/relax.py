@@ -51,6 +51,8 @@ class Frequencies:
 
 def harmonic_frequencies(atoms: Atoms, calculator: Calculator, displacement: float = 0.005) -> Frequencies:
     """Frequencies from central finite differences of the forces (ASE's Vibrations), displacement in Å."""
+    if not 1e-4 <= displacement <= 0.1:
+        raise EsmlError(f"displacement {displacement:g} Å: finite differences need a step between 1e-4 and 0.1 Å (0.005 is usual)")
     from ase.vibrations import Vibrations
 
     atoms = atoms.copy()

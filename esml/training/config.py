@@ -29,6 +29,10 @@ class TrainConfig:
     def checked(self) -> TrainConfig:
         if self.batch_size < 1 or self.max_epochs < 1:
             raise EsmlError("batch size and epochs must be at least 1")
+        if not self.learning_rate > 0 or self.weight_decay < 0 or not self.min_learning_rate > 0:
+            raise EsmlError(f"learning rate {self.learning_rate:g}: give a positive learning rate (e.g. --lr 1e-3)")
+        if self.patience < 1 or self.lr_patience < 1:
+            raise EsmlError("patience and learning-rate patience must be at least 1 epoch")
         if self.energy_weight < 0 or self.force_weight < 0 or self.energy_weight + self.force_weight == 0:
             raise EsmlError("loss weights must be non-negative and not both zero")
         return self

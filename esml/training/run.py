@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from esml.errors import EsmlError
 from esml.potential import Potential
 from esml.potentials.ensemble import ensemble_of
 from esml.potentials.files import FAMILIES, load, save
@@ -39,6 +40,23 @@ def new_potential(kind: str, splits: Splits, options: dict, seed: int) -> Potent
                           energy_scale=force_scale(splits.train, self_energies, species))
 
 
+def checkpoint_of(out: Path) -> Path:
+    """Where the training of the model ``out`` keeps its checkpoint."""
+    return out.with_name(out.name + ".ckpt")
+
+
+def member_files(out: Path, members: int) -> list[Path]:
+    """The files of an ensemble's members while they train (removed once ``out`` holds them all)."""
+    return [out.with_name(f"{out.stem}.member{k}{out.suffix}") for k in range(members)]
+
+
+def check_resumable(out: Path, members: int = 1) -> None:
+    """Refuse ``--resume`` where no training of ``out`` was interrupted: it would silently start afresh."""
+    checkpoints = [checkpoint_of(path) for path in (member_files(out, members) if members > 1 else [out])]
+    if not any(path.exists() for path in checkpoints):
+        raise EsmlError(f"{checkpoints[0]}: no checkpoint to resume from; run the same command without --resume to start")
+
+
 def train_potential(
     kind: str,
     splits: Splits,
@@ -58,7 +76,9 @@ def train_potential(
     out.parent.mkdir(parents=True, exist_ok=True)
     potential = initial if initial is not None else new_potential(kind, splits, options or {}, config.seed)
     potential.requires_grad_(True)
-    checkpoint = out.with_name(out.name + ".ckpt")
+    checkpoint = checkpoint_of(out)
+    if resume:
+        check_resumable(out)
     if checkpoint.exists() and not resume:
         checkpoint.unlink()  # a fresh run never continues from someone else's state
     train = GraphSet(splits.train, potential.cutoff, forces=use_forces)
@@ -91,7 +111,7 @@ def train_ensemble(
     """Train ``members`` models (seeds seed, seed+1, ...) in parallel processes and save them as one ensemble."""
     workers = max(1, min(members, workers or os.cpu_count() or 1))
     threads = max(1, (os.cpu_count() or 1) // workers)
-    member_paths = [out.with_name(f"{out.stem}.member{k}{out.suffix}") for k in range(members)]
+    member_paths = member_files(out, members)
     jobs = [(kind, splits, path, replace(config, seed=config.seed + k), options, resume, threads)
             for k, path in enumerate(member_paths)]
     # spawn, not fork: a forked process that inherits torch's thread pools can hang
@@ -107,5 +127,5 @@ def train_ensemble(
                          "n_valid": len(splits.valid), "valid": valid_metrics, "test": test_metrics})
     for path in member_paths:
         path.unlink()
-        path.with_name(path.name + ".ckpt").unlink(missing_ok=True)
+        checkpoint_of(path).unlink(missing_ok=True)
     return TrainResult(out, 0, valid_metrics, test_metrics)

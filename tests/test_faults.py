@@ -189,3 +189,25 @@ def test_labeled_frames_are_written_in_the_format_their_name_asks_for(scratch, t
         again = ase.io.read(tmp_path / name, ":")
         assert len(again) == 3 and again[0].get_forces().shape == (3, 3)
     assert not list(tmp_path.glob(".*.tmp"))  # the temporary files of the atomic writes are gone
+
+
+def test_a_resumed_run_keeps_its_settings_and_its_label_cache(tmp_path, monkeypatch, capsys):
+    """--resume without --budget kept the default budget of 500 (a run started with 30 went on to
+    60 oracle calls); options that describe the run were ignored without a word; another label cache
+    repeated oracle calls."""
+    from esml.active.config import LearnConfig
+    from esml.active.loop import ActiveLearner, resumed_config
+    from esml.qm.cache import LabelCache
+
+    run, cache = tmp_path / "run", tmp_path / "first-cache.sqlite"
+    ActiveLearner(run, LearnConfig(budget=30, temperatures=(300.0,)), LabelCache(cache)).start(molecule("H2O"))
+    config, changed = resumed_config(run)
+    assert config.budget == 30 and changed == []
+    config, changed = resumed_config(run, budget=60, workers=2)
+    assert (config.budget, config.workers, changed) == (60, 2, ["budget 30 → 60", "workers 1 → 2"])
+    for option in (["--oracle", "gfn1-xtb"], ["--temperature", "600"], ["--steps", "100"], ["--seed", "3"]):
+        code, output = run_esml(["learn", "--resume", "--out", str(run), *option], monkeypatch, capsys)
+        assert code == 2 and output.count("\n") == 1 and f"{option[0]}: a resumed run keeps" in output, output
+    from esml.active import run_files
+
+    assert run_files.load_state(run).label_cache == str(cache.absolute())

@@ -194,7 +194,8 @@ class ActiveLearner:
         self.config = replace(self.config, charge=_info_int(start, "charge", self.config.charge),
                               multiplicity=_info_int(start, "multiplicity", self.config.multiplicity))
         self.oracle.config = self.config
-        state = run_files.RunState(config=self.config.to_json(), species=sorted({int(z) for z in start.numbers}), db=db or "")
+        state = run_files.RunState(config=self.config.to_json(), species=sorted({int(z) for z in start.numbers}), db=db or "",
+                                   label_cache=str(self.oracle.cache.path.absolute()))
         state.walkers = start_walkers(start, list(self.config.temperatures), self.config.walkers_per_temperature)
         self.state = state
         state.pending = seed_frames(start, min(self.config.n_seed, self.config.budget), self.config.seed_rattle, self.config.seed)
@@ -450,15 +451,29 @@ def _info_int(atoms: Atoms, key: str, given: int | None) -> int | None:
     return given if given is not None or key not in atoms.info else int(atoms.info[key])
 
 
-def resumed_config(run_dir: Path, budget: int | None = None, max_inducing: int | None = None) -> LearnConfig:
-    """The configuration the run in ``run_dir`` was started with; a ``budget`` or ``max_inducing``
-    given replaces its own (None keeps it)."""
+#: What may change when a run is resumed: how much it may spend and how its oracle calls are run.
+#: Everything else would make the rest of the run another run than its first rounds.
+RESUME_CHANGES = ("budget", "max_inducing", "workers", "scheduler")
+
+
+def resumed_config(run_dir: Path, **changes) -> tuple[LearnConfig, list[str]]:
+    """The configuration the run in ``run_dir`` was started with, with the ``changes`` given (keys
+    of RESUME_CHANGES; None keeps the run's own), and a line for each setting that changed."""
+    unknown = set(changes) - set(RESUME_CHANGES)
+    if unknown:
+        raise EsmlError(f"{', '.join(sorted(unknown))} cannot change when a run is resumed; start a new run to change them")
     config = LearnConfig.from_json(run_files.load_state(run_dir).config)
-    if budget is not None:
-        config = replace(config, budget=budget)
-    if max_inducing is not None:
-        config = replace(config, gp=replace(config.gp, max_inducing=max_inducing))
-    return config
+    said = []
+    for name, value in changes.items():
+        before = config.gp.max_inducing if name == "max_inducing" else getattr(config, name)
+        if value is None or value == before:
+            continue
+        said.append(f"{name} {before} → {value}")
+        if name == "max_inducing":
+            config = replace(config, gp=replace(config.gp, max_inducing=value))
+        else:
+            config = replace(config, **{name: value})
+    return config, said
 
 
 def learn(run_dir: Path, config: LearnConfig, cache: LabelCache, start: Atoms | None = None, db: str | None = None,

@@ -68,6 +68,7 @@ class RunState:
     calculation_ids: dict[str, list[int]] = field(default_factory=lambda: {"train": [], "validation": []})
     validation_drawn_at: int | None = None  # training frames when the validation set was drawn
     saved_model: dict = field(default_factory=dict)  # cross-validated errors of the model saved at the end
+    label_cache: str = ""  # the label cache the run was started with: a resumed run uses it again
 
 
 def claim(run_dir: Path) -> None:
@@ -85,7 +86,8 @@ def save_state(run_dir: Path, state: RunState) -> None:
     _write_frames(run_dir / "trusted.xyz", [w.trusted for w in state.walkers])
     scalars = {key: getattr(state, key) for key in (
         "config", "species", "db", "status", "pending_reason", "rounds", "oracle_calls", "oracle_computed",
-        "wall_seconds", "failures", "calculation_ids", "validation_drawn_at", "saved_model")}
+        "wall_seconds", "failures", "calculation_ids", "validation_drawn_at", "saved_model",
+        "label_cache")}
     scalars["walkers"] = [{"index": w.index, "temperature_K": w.temperature_K, "warm_fs": w.warm_fs,
                           "trusted_warm_fs": w.trusted_warm_fs} for w in state.walkers]
     write_text(run_dir / STATE, json.dumps(scalars, indent=1))

@@ -32,7 +32,7 @@ def demo_command(
     from esml.cli.learn import finish_message, hooks, label_cache, parse_temperatures, read_start
 
     if (out / "state.json").exists():
-        config, start = resumed_config(out), None
+        (config, _), start = resumed_config(out), None
     else:
         config = replace(DEMO, oracle=oracle, budget=budget, temperatures=parse_temperatures(temperature),
                          walk=replace(DEMO.walk, steps=steps))

@@ -12,7 +12,13 @@ from esml.errors import EsmlError
 DEFAULTS = LearnConfig()
 
 
+#: Options that describe the run itself: on --resume it keeps what it was started with.
+RUN_SETTINGS = ("oracle", "baseline", "target_force_mae", "temperature", "walkers", "steps", "batch", "validation",
+                "validation_refresh", "seed", "db")
+
+
 def learn_command(
+    context: typer.Context,
     start: Path = typer.Argument(None, help="Start structure (any file ase.io reads; its first frame). Not needed with --resume."),
     oracle: str = typer.Option(DEFAULTS.oracle, "--oracle", help="Reference method, e.g. gfn2-xtb or pbe/def2-svp (density fitting on for HF and DFT)."),
     baseline: str = typer.Option(DEFAULTS.baseline, "--baseline", help="Cheap method the model corrects (auto: gfn2-xtb unless the oracle is xTB; none: learn the whole energy)."),
@@ -43,12 +49,24 @@ def learn_command(
     """
     from dataclasses import replace
 
+    from esml.active import run_files
     from esml.active.loop import learn, resumed_config
+    from esml.cli.console import console
 
     if resume and start is not None:
         raise EsmlError("give either a start structure (new run) or --resume (continue the run in --out), not both")
     if resume:
-        config, structure = resumed_config(out, budget, inducing), None
+        given = [name for name in RUN_SETTINGS if _given(context, name)]
+        if given:
+            options = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise EsmlError(f"{options}: a resumed run keeps the settings it was started with (state.json); only "
+                            "--budget, --inducing, --workers, --scheduler and --cache may change; start a new run in another --out")
+        config, changed = resumed_config(out, budget=budget, max_inducing=inducing, workers=_given_value(context, "workers", workers),
+                                         scheduler=_given_value(context, "scheduler", scheduler))
+        structure = None
+        cache = cache or (Path(recorded) if (recorded := run_files.load_state(out).label_cache) else None)
+        if changed and not quiet:
+            console.print(f"resuming {out} with {', '.join(changed)}", highlight=False)
     else:
         structure = read_start(start)
         config = LearnConfig(
@@ -67,6 +85,16 @@ def label_cache(path: Path | None):
     from esml.qm.cache import LabelCache, default_cache_path
 
     return LabelCache(path or default_cache_path())
+
+
+def _given(context: typer.Context, name: str) -> bool:
+    """Whether the option ``name`` was given on the command line (or by its environment variable)."""
+    source = context.get_parameter_source(name)
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+
+
+def _given_value(context: typer.Context, name: str, value):
+    return value if _given(context, name) else None
 
 
 def read_start(start: Path | None):

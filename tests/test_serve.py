@@ -119,6 +119,39 @@ def test_bad_filters_get_the_spec_error_document(sqlite_store, text, status, mes
     assert message in body["errors"][0]["detail"] and "data" not in body
 
 
+@pytest.mark.parametrize("params, status, message", [
+    ({"page_limit": -5}, 400, "page_limit"),
+    ({"page_limit": "abc"}, 400, "valid integer"),
+    ({"page_offset": -1}, 400, "page_offset"),
+    ({"page_offset": "99999999999999999999999"}, 400, "beyond any result"),
+    ({"page_number": "x"}, 400, "page_number"),
+    ({"filter": "(" * 300 + "nsites<3" + ")" * 300}, 400, "parentheses deep"),
+    ({"filter": "nsites<99999999999999999999999"}, 400, "stored integer"),
+])
+def test_bad_query_parameters_get_a_400_document(sqlite_store, params, status, message):
+    fill(sqlite_store)
+    with serving(sqlite_store) as url:
+        code, body = get(url, "structures", **params)
+        missing, missing_body = get(url, "structures/999999")
+    assert code == status and body["errors"][0]["status"] == str(status) and message in body["errors"][0]["detail"]
+    assert missing == 404 and "data" not in missing_body
+
+
+@pytest.mark.parametrize("first_page", [{"page_offset": 0}, {"page_number": 1}, {}])
+def test_following_next_links_returns_every_entry_once(sqlite_store, first_page):
+    """links.next of page_number pages used to keep page_number and add page_offset: page 2 came twice."""
+    import requests
+
+    fill(sqlite_store)
+    with serving(sqlite_store) as url:
+        status, body = get(url, "structures", page_limit=7, **first_page)
+        total, seen = body["meta"]["data_returned"], [entry["id"] for entry in body["data"]]
+        while body["links"].get("next"):
+            body = requests.get(body["links"]["next"], timeout=30).json()
+            seen += [entry["id"] for entry in body["data"]]
+    assert status == 200 and len(seen) == total == len(set(seen)) > 7
+
+
 def test_a_query_stops_at_its_deadline(store):
     """Each backend's own mechanism interrupts a statement (a recursive count to 10^9 here)."""
     import sqlalchemy as sa

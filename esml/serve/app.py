@@ -74,9 +74,52 @@ def entry_types() -> dict[str, EntryType]:
     }
 
 
+class PageNumberAsOffset:
+    """ASGI middleware: ``page_number=N`` becomes ``page_offset=(N-1)·page_limit`` before the optimade
+    routers see it. Their ``links.next`` advanced ``page_offset`` from 0 while keeping
+    ``page_number``, and the offset then won: following the link returned the same page again."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and b"page_number=" in scope.get("query_string", b""):
+            scope = {**scope, "query_string": page_number_as_offset(scope["query_string"])}
+        await self.app(scope, receive, send)
+
+
+def page_number_as_offset(query: bytes) -> bytes:
+    """The query string with a valid 1-based page_number turned into a page_offset (others left for
+    the parameter validation to refuse); one given together with page_offset is dropped, as the
+    optimade package does."""
+    from urllib.parse import parse_qsl, urlencode
+
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    values = dict(pairs)
+    number, limit = values.get("page_number", ""), values.get("page_limit", str(DEFAULT_PAGE_LIMIT))
+    if not (number.isdecimal() and limit.isdecimal()):
+        return query
+    rest = [(key, value) for key, value in pairs if key != "page_number"]
+    if "page_offset" not in values:
+        rest.append(("page_offset", str(max(int(number) - 1, 0) * int(limit))))
+    return urlencode(rest).encode("latin-1")
+
+
+async def bad_parameters(request, error):
+    """A query parameter of the wrong type or range: the spec's 400 error document, one line per
+    parameter, instead of the optimade package's 500."""
+    from optimade.models import OptimadeError
+    from optimade.server.exception_handlers import general_exception
+
+    detail = "; ".join(f"{'.'.join(str(part) for part in problem['loc'][1:])}: {problem['msg']}" for problem in error.errors())
+    return general_exception(request, error, status_code=400,
+                             errors=[OptimadeError(detail=detail, status="400", title="Bad Request")])
+
+
 def create_app(store: Store, settings: ServeSettings = ServeSettings()):
     """A FastAPI application serving ``store``; run it with uvicorn (``esml serve``)."""
     from fastapi import FastAPI
+    from fastapi.exceptions import RequestValidationError
     from optimade import __api_version__
     from optimade.server.exception_handlers import OPTIMADE_EXCEPTIONS
     from optimade.server.mappers.entries import BaseResourceMapper
@@ -93,8 +136,10 @@ def create_app(store: Store, settings: ServeSettings = ServeSettings()):
     app.state.base_resource_mapper = BaseResourceMapper(config)
     for middleware in OPTIMADE_MIDDLEWARE:
         app.add_middleware(middleware)
+    app.add_middleware(PageNumberAsOffset)  # added last: runs first
     for exception, handler in OPTIMADE_EXCEPTIONS:
         app.add_exception_handler(exception, handler)
+    app.add_exception_handler(RequestValidationError, bad_parameters)
     routers = [info, links, references, structures]
     for router in [*routers, versions]:
         app.include_router(router.router)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from optimade.exceptions import BadRequest, Forbidden, NotImplementedResponse, OptimadeHTTPException
+from optimade.exceptions import BadRequest, Forbidden, NotFound, NotImplementedResponse, OptimadeHTTPException
 from optimade.server.entry_collections import EntryCollection
 
-from esml.data.filter import FilterError, FilterNotSupported, Vocabulary, condition_from_tree, parse_tree
+from esml.data.filter import LARGEST_INTEGER, FilterError, FilterNotSupported, Vocabulary, condition_from_tree, parse_tree
 from esml.data.store import QueryTimeout, Store, deadline
 
 
@@ -93,12 +93,16 @@ class SQLCollection(EntryCollection):
             raise NotImplementedResponse(detail="page_above is not supported; page with page_offset or page_number")
         condition = criteria["filter"] if isinstance(criteria["filter"], sa.ColumnElement) else sa.true()
         limit = criteria["limit"]
+        if criteria.get("skip", 0) > LARGEST_INTEGER:
+            raise BadRequest(detail=f"page_offset {criteria['skip']} is beyond any result; at most {LARGEST_INTEGER}")
         page = (self.entry.query(condition).order_by(*self._order(criteria.get("sort", ())))
                 .limit(limit + 1).offset(criteria.get("skip", 0)))
         with self._connection() as connection:
             rows = connection.execute(page).all()
             data_returned = self._count(connection, condition)
             documents = self.entry.documents(connection, rows[:limit])
+        if single_entry and not documents:
+            raise NotFound(detail="no entry with this id; list the entries (without an id) to see which exist")
         return documents, data_returned, len(rows) > limit
 
     def _count(self, connection: sa.Connection, condition: sa.ColumnElement[bool]) -> int:

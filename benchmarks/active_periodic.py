@@ -35,7 +35,7 @@ from potential_md import md_run
 from scipy.spatial.transform import Rotation
 
 from esml.potentials import load_calculator
-from esml.simulate.dynamics import MDSettings
+from esml.simulate.settings import MDSettings
 
 RESULTS = Path(__file__).parent / "results"
 WATER_PER_CUBIC_ANGSTROM = 0.6022 / 18.015  # molecules per Å³ at 1 g/cm³

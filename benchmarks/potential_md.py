@@ -24,8 +24,9 @@ import torch
 
 from esml.potentials import load_calculator
 from esml.qm.engine import reference_calculator
-from esml.simulate.dynamics import MDSettings, run_md
+from esml.simulate.dynamics import run_md
 from esml.simulate.relax import harmonic_frequencies, optimise
+from esml.simulate.settings import MDSettings
 
 HERE = Path(__file__).parent
 

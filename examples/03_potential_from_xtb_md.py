@@ -15,7 +15,8 @@ from esml.qm import calculator as reference
 from esml.qm import parse_method
 from esml.qm.cache import LabelCache, default_cache_path
 from esml.qm.label import label_structures
-from esml.simulate.dynamics import MDSettings, run_md, sample_langevin
+from esml.simulate.dynamics import run_md, sample_langevin
+from esml.simulate.settings import MDSettings
 from esml.training.config import TrainConfig
 from esml.training.data import split_frames
 from esml.training.run import train_ensemble

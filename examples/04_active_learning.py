@@ -10,12 +10,12 @@ from tempfile import TemporaryDirectory
 
 from ase.build import bulk
 
-from esml.active.config import LearnConfig
+from esml.active.config import LearnConfig, WalkSettings
 from esml.active.loop import ActiveLearner, Hooks
-from esml.active.walkers import WalkSettings
 from esml.potentials import load_calculator
 from esml.qm.cache import LabelCache, default_cache_path
-from esml.simulate.dynamics import MDSettings, run_md
+from esml.simulate.dynamics import run_md
+from esml.simulate.settings import MDSettings
 
 
 def main() -> None:

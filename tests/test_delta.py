@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 from ase.build import molecule
 
-from esml.active.config import LearnConfig
+from esml.active.config import LearnConfig, WalkSettings
 from esml.active.loop import ActiveLearner
-from esml.active.walkers import WalkSettings
 from esml.calculator import PotentialCalculator
 from esml.errors import EsmlError
 from esml.methods import parse_method, parse_reference

@@ -18,10 +18,10 @@ from ase.build import bulk, molecule
 from test_cli import assert_one_line_error, esml
 
 from esml.active import run_files
-from esml.active.config import LearnConfig
+from esml.active.config import LearnConfig, WalkSettings
 from esml.active.descriptors import structure_features
 from esml.active.loop import ActiveLearner, Hooks, choose, gaussian_process
-from esml.active.walkers import Visit, WalkSettings
+from esml.active.walkers import Visit
 from esml.calculator import PotentialCalculator
 from esml.data.ingest import file_sha256
 from esml.data.model_records import model_records

@@ -5,9 +5,19 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from esml.active.walkers import WalkSettings
 from esml.errors import EsmlError
 from esml.training.config import GPConfig
+
+
+@dataclass(frozen=True)
+class WalkSettings:
+    """The MD of one walker in one round (Langevin at the walker's temperature)."""
+
+    steps: int = 400
+    interval: int = 10
+    timestep_fs: float = 0.5
+    friction_per_fs: float = 0.01
+    equilibration_fs: float = 200.0  # two relaxation times of the thermostat (1/friction)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
+from esml.active.config import WalkSettings
 from esml.errors import StructureError
 from esml.simulate.dynamics import MDSettings, bonds_intact, trajectory
 
@@ -57,15 +58,6 @@ class Visit:
     score: float
     stopped: bool = False
     equilibrated: bool = True
-
-
-@dataclass(frozen=True)
-class WalkSettings:
-    steps: int = 400
-    interval: int = 10
-    timestep_fs: float = 0.5
-    friction_per_fs: float = 0.01
-    equilibration_fs: float = 200.0  # two relaxation times of the thermostat (1/friction)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from esml.simulate.dynamics import MDSettings
+from esml.simulate.settings import MDSettings
 
 MD = MDSettings()
 MODEL_HELP = "Model file from `esml train`, or a reference method (gfn2-xtb, pbe/def2-svp, ...)."

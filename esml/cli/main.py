@@ -59,6 +59,7 @@ app.add_typer(xc.app, name="xc")
 
 
 DEBUG = "ESML_DEBUG"  # set (or --debug) to see the traceback behind an error
+INTERRUPTED = "esml: interrupted; everything computed so far is kept (run the same command again to go on)"
 
 
 def _version(value: bool) -> None:
@@ -91,7 +92,7 @@ def main() -> None:
         if message:
             print(message, file=sys.stderr)
     except KeyboardInterrupt:
-        print("esml: interrupted; everything computed so far is kept (run the same command again to go on)", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         code = 130
     sys.exit(code if isinstance(code, int) else 0)
 
@@ -101,7 +102,7 @@ def one_line(error: Exception) -> tuple[str, int]:
     if isinstance(error, EsmlError):
         return f"esml: error: {error}", 2
     if isinstance(error, typer.Abort):
-        return "esml: interrupted; everything computed so far is kept (run the same command again to go on)", 130
+        return INTERRUPTED, 130
     if isinstance(error, TyperException):  # a bad option or argument, in the same style as every refusal
         text = error.format_message().rstrip(".")
         if not text:  # a command given without arguments: its help was shown

@@ -462,7 +462,7 @@ def resumed_config(run_dir: Path, **changes) -> tuple[LearnConfig, list[str]]:
     unknown = set(changes) - set(RESUME_CHANGES)
     if unknown:
         raise EsmlError(f"{', '.join(sorted(unknown))} cannot change when a run is resumed; start a new run to change them")
-    config = LearnConfig.from_json(run_files.load_state(run_dir).config)
+    config = LearnConfig.from_json(run_files.load_record(run_dir)["config"])
     said = []
     for name, value in changes.items():
         before = config.gp.max_inducing if name == "max_inducing" else getattr(config, name)

@@ -93,11 +93,17 @@ def save_state(run_dir: Path, state: RunState) -> None:
     write_text(run_dir / STATE, json.dumps(scalars, indent=1))
 
 
-def load_state(run_dir: Path) -> RunState:
+def load_record(run_dir: Path) -> dict:
+    """state.json alone (configuration, counts, label cache): what a resumed run is set up from,
+    without reading its frames."""
     path = run_dir / STATE
     if not path.exists():
         raise EsmlError(f"{run_dir} holds no run to resume; start one without --resume")
-    data = json.loads(path.read_text())
+    return json.loads(path.read_text())
+
+
+def load_state(run_dir: Path) -> RunState:
+    data = load_record(run_dir)
     walkers_meta = data.pop("walkers")
     state = RunState(**data)
     state.status = Status(state.status)

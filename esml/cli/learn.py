@@ -64,7 +64,7 @@ def learn_command(
         config, changed = resumed_config(out, budget=budget, max_inducing=inducing, workers=_given_value(context, "workers", workers),
                                          scheduler=_given_value(context, "scheduler", scheduler))
         structure = None
-        cache = cache or (Path(recorded) if (recorded := run_files.load_state(out).label_cache) else None)
+        cache = cache or (Path(recorded) if (recorded := run_files.load_record(out)["label_cache"]) else None)
         if changed and not quiet:
             console.print(f"resuming {out} with {', '.join(changed)}", highlight=False)
     else:

@@ -114,7 +114,8 @@ def test_a_validation_set_drawn_again_sends_the_old_frames_to_training(tmp_path)
     """Once the training set has grown enough, the validation frames come again from the current
     model's MD; the old ones, labeled once, become training frames, in the files and the store."""
     run = tmp_path / "run"
-    learner = ActiveLearner(run, replace(TINY, budget=32, validation_refresh=1.2), LabelCache(tmp_path / "labels.sqlite"))
+    # room for two draws whenever the first comes: walkers that run away early delay it (xTB threading decides)
+    learner = ActiveLearner(run, replace(TINY, budget=48, validation_refresh=1.2), LabelCache(tmp_path / "labels.sqlite"))
     learner.start(molecule("CH3CH2OH"))
     state = learner.run()
     draws = [row for row in state.rounds if row.get("validation_drawn")]

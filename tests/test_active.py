@@ -45,6 +45,20 @@ def test_coverage_calibration_holds_the_gaussian_share_of_heavy_tailed_errors_on
     assert quantile.scale < likelihood.scale
 
 
+def test_coverage_calibration_counts_an_error_with_zero_sigma_as_outside():
+    """A GP gives σ = 0 to an atom beyond every cutoff; its error is outside ±kσ for any k, so the
+    fitted factor must put 68.3 % of all the errors inside, not of those with σ > 0 (CI once saw 66.7 %)."""
+    rng = np.random.default_rng(3)
+    sigma = rng.uniform(0.1, 1.0, size=108)
+    errors = sigma * rng.standard_normal(108)
+    sigma[:3] = 0.0  # one isolated atom's three components
+    calibrated = fit_calibration(errors, sigma, "coverage").apply(sigma)
+    assert coverage(errors, calibrated) == pytest.approx(0.683, abs=0.01)
+    blind = sigma.copy()
+    blind[:50] = 0.0  # too many blind components: the factor covers every error that can be covered
+    assert coverage(errors, fit_calibration(errors, blind, "coverage").apply(blind)) == pytest.approx(58 / 108)
+
+
 def test_isotonic_calibration_is_monotone_and_fixes_a_wrongly_shaped_sigma():
     rng = np.random.default_rng(1)
     sigma = rng.uniform(0.1, 1.0, size=20000)

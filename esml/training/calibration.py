@@ -65,7 +65,7 @@ def fit_calibration(errors, sigmas, method: str = "scale") -> Calibration:
         if not positive.any():
             raise EsmlError("every uncertainty is zero; a scale factor cannot be fitted")
         z = np.abs(errors[positive] / sigmas[positive])
-        factor = np.sqrt(np.mean(z**2)) if method == "scale" else np.quantile(z, ONE_SIGMA)
+        factor = np.sqrt(np.mean(z**2)) if method == "scale" else _coverage_factor(errors, sigmas)
         return Calibration(method, scale=float(factor))
     if method == "isotonic":
         order = np.argsort(sigmas, kind="stable")
@@ -73,6 +73,15 @@ def fit_calibration(errors, sigmas, method: str = "scale") -> Calibration:
         knots, first = np.unique(sigmas[order], return_index=True)
         return Calibration("isotonic", knots=tuple(knots.tolist()), values=tuple(fitted[first].tolist()))
     raise EsmlError(f"unknown calibration {method!r}; use one of {', '.join(METHODS)}")
+
+
+def _coverage_factor(errors: np.ndarray, sigmas: np.ndarray) -> float:
+    """The 68.27 % quantile of |e|/σ over every pair. An error with σ = 0 is outside ±kσ for any k
+    (a GP gives σ = 0 to an atom beyond every cutoff, as in a dissociated frame), so it counts as
+    |e|/σ = ∞ as in ``coverage``; where the quantile falls among those, the largest finite ratio."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(sigmas > 0, np.abs(errors) / sigmas, np.where(errors == 0, 0.0, np.inf))
+    return float(np.quantile(np.minimum(z, z[np.isfinite(z)].max()), ONE_SIGMA))
 
 
 def coverage(errors, sigmas, k: float = 1.0) -> float:

@@ -75,8 +75,30 @@ def print_failures(failures: list, where: str | None, limit: int = 5) -> None:
 def ingest_table(report) -> Table:
     """Summary of an ``esml ingest`` run (an IngestReport)."""
     table = Table(title="Ingest")
-    for column in ("files seen", "parsed", "already ingested", "skipped", "frames added", "duplicates", "frames rejected"):
+    for column in ("files seen", "stored", "already ingested", "skipped", "frames added", "duplicates", "kept apart",
+                   "frames rejected"):
         table.add_column(column, justify="right")
     table.add_row(*map(str, (report.files_seen, report.parsed, report.already_ingested, len(report.skipped),
-                             report.frames_added, report.duplicates, len(report.rejected))))
+                             report.frames_added, report.duplicates, report.kept_apart, len(report.rejected))))
     return table
+
+
+def ingest_reasons(report, examples: int = 3) -> None:
+    """Every distinct reason a file was skipped, with its count and a few of its files; then the
+    frames refused inside stored files, and what "duplicates" and "kept apart" mean."""
+    by_reason: dict[str, list[str]] = {}
+    for path, reason in report.skipped:
+        by_reason.setdefault(reason, []).append(path)
+    for reason, paths in sorted(by_reason.items(), key=lambda item: -len(item[1])):
+        shown = ", ".join(paths[:examples]) + (f", … ({len(paths) - examples} more)" if len(paths) > examples else "")
+        console.print(f"[yellow]skipped {len(paths)}[/yellow]: {reason} — {shown}", highlight=False, soft_wrap=True)
+    for where, reason in report.rejected[:examples]:
+        console.print(f"[yellow]rejected frame[/yellow] {where}: {reason}", highlight=False, soft_wrap=True)
+    if len(report.rejected) > examples:
+        console.print(f"... and {len(report.rejected) - examples} more rejected frames", highlight=False)
+    if report.duplicates:
+        console.print(f"{report.duplicates} duplicates: the same structure, code, method, charge, spin and settings "
+                      "with the same energy as a stored calculation", highlight=False)
+    if report.kept_apart:
+        console.print(f"{report.kept_apart} kept apart: the same identity as a stored calculation but another energy "
+                      "(a code that does not print its method, say); stored as separate calculations", highlight=False)

@@ -13,30 +13,37 @@ FILTER_HELP = 'OPTIMADE filter, e.g. \'elements HAS ALL "C","O" AND nsites<10 AN
 
 
 def ingest_command(
-    paths: list[Path] = typer.Argument(..., help="Files or folders (searched recursively) of code outputs: VASP, QE, Gaussian, ORCA, FHI-aims, CASTEP, NWChem, extxyz, ASE db, esml labels, …"),
+    paths: list[Path] = typer.Argument(..., help="Files or folders (searched recursively) of code outputs: Gaussian, ORCA, Q-Chem, Psi4, NWChem, "
+                                       "GAMESS, Molpro, … (cclib), VASP, QE, FHI-aims, CASTEP, GPAW, Qbox, ABINIT (ASE), extxyz, ASE db, esml labels."),
     db: str = DB_OPTION,
+    report_file: Path = typer.Option(None, "--report", help="Also write every file's outcome and reason as JSON to this file."),
+    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Processes reading files in parallel; one writes them."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; the summary is still printed."),
 ) -> None:
-    """Store every frame of every readable output; report what was skipped and why.
+    """Store every calculation of every readable output; report what was skipped and why.
 
     A file already ingested (same content) is skipped; each file is stored whole or not at all,
-    so an interrupted run loses nothing and a re-run continues.
+    so an interrupted run loses nothing and a re-run continues. Calculations are told apart by
+    structure, code, method, charge, spin and settings, and never merged when their energies differ.
     """
-    from esml.cli.console import console, ingest_table, progress_bar
-    from esml.data.ingest import find_files, ingest
+    import json
+
+    from esml.atomic import check_writable, write_text
+    from esml.cli.console import console, ingest_reasons, ingest_table, progress_bar
+    from esml.data.ingest import find_files, ingest, store_files
     from esml.data.store import open_store
 
+    if report_file is not None:
+        check_writable(report_file, "--report", "ingest.json")
     store = open_store(db)
-    files = find_files(paths)
+    files = find_files(paths, exclude=store_files(store))
     with progress_bar(len(files), "ingesting", quiet) as advance:
-        report = ingest(store, files, on_file=lambda _: advance(1))
+        report = ingest(store, files, on_file=lambda _: advance(1), workers=workers)
     console.print(ingest_table(report))
-    for path, reason in report.skipped[:20]:
-        console.print(f"[yellow]skipped[/yellow] {path}: {reason}", highlight=False, soft_wrap=True)
-    if len(report.skipped) > 20:
-        console.print(f"... and {len(report.skipped) - 20} more skipped", highlight=False)
-    for where, reason in report.rejected[:5]:
-        console.print(f"[yellow]rejected frame[/yellow] {where}: {reason}", highlight=False, soft_wrap=True)
+    ingest_reasons(report)
+    if report_file is not None:
+        write_text(report_file, json.dumps(report.as_json(), indent=1))
+        console.print(f"every file's outcome: {report_file}", highlight=False)
     console.print(f"store: {store.url}", highlight=False)
     if report.files_seen and not report.parsed and not report.already_ingested:
         raise typer.Exit(1)

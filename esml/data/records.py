@@ -94,6 +94,20 @@ def calculation_hash(record: Record, structure_key: str) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def apart_hash(key: str, record: Record) -> str:
+    """The identity of a calculation that claims another's identity (same structure, code, method,
+    charge, spin, settings) but has another result: never merged with it, told apart by its energy."""
+    energy = None if record.energy is None else round(record.energy, 6)
+    return hashlib.sha256(json.dumps([key, "result", energy]).encode()).hexdigest()
+
+
+def same_result(stored_energy: float | None, record: Record) -> bool:
+    """Whether a stored energy and a record's are one result: equal to 1e-6 eV, or both absent."""
+    if stored_energy is None or record.energy is None:
+        return stored_energy is None and record.energy is None
+    return abs(stored_energy - record.energy) <= 1e-6
+
+
 def structure_row(atoms: Atoms, key: str, now: datetime) -> dict:
     symbols = atoms.get_chemical_symbols()
     counts = _element_counts(symbols)

@@ -20,6 +20,8 @@ from esml.errors import EsmlError
 
 DEFAULT_URL = "sqlite:///esml.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
+SCHEMA_ATTEMPTS = 6  # tries to bring a schema up to date while another process creates it (0.1 s … 3.2 s apart)
+SCHEMA_LOCK = 0x65736D6C  # PostgreSQL advisory lock held while a schema is created or migrated ("esml")
 
 
 class StoreError(EsmlError):
@@ -84,9 +86,21 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    for attempt in range(SCHEMA_ATTEMPTS):
+        try:
+            with engine.begin() as connection:
+                if connection.dialect.name == "postgresql":  # a second creator waits for the first to commit
+                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+            return
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as error:
+            # SQLite runs DDL outside transactions: another process creating the same new store
+            # makes a table "already exist" or the file "locked"; its schema is complete soon after
+            racing = any(word in str(error.orig) for word in ("already exists", "locked", "duplicate"))
+            if not racing or attempt == SCHEMA_ATTEMPTS - 1:
+                raise
+            time.sleep(0.1 * 2**attempt)
 
 
 @contextmanager

@@ -10,9 +10,11 @@ import sqlalchemy as sa
 from esml import __version__
 from esml.data.records import (
     Record,
+    apart_hash,
     calculation_hash,
     calculation_row,
     check_record,
+    same_result,
     structure_hash,
     structure_row,
     utc_now,
@@ -39,6 +41,7 @@ class WriteResult:
     added: int
     duplicates: int
     calculation_ids: list[int]
+    kept_apart: int = 0  # records that matched a stored calculation's identity but not its result
 
 
 def source_id_if_known(store: Store, sha256: str) -> int | None:
@@ -55,7 +58,7 @@ def write_records(store: Store, records: Sequence[Record], source: Source | None
         source_id = _insert_source(connection, source, len(records), now) if source else None
         structure_keys = [structure_hash(record.atoms) for record in records]
         structure_ids = _ensure_structures(connection, records, structure_keys, now)
-        calc_keys = [calculation_hash(r, k) for r, k in zip(records, structure_keys)]
+        calc_keys, kept_apart = _calculation_keys(connection, records, structure_keys)
         known = _existing_ids(connection, calculations, calc_keys)
         new_rows, pending = [], set()
         for record, key, structure_id in zip(records, calc_keys, structure_ids):
@@ -63,8 +66,32 @@ def write_records(store: Store, records: Sequence[Record], source: Source | None
                 pending.add(key)
                 new_rows.append(calculation_row(record, key, structure_id, source_id, now))
         known.update(zip((row["hash"] for row in new_rows), _insert_returning_ids(connection, calculations, new_rows)))
-    return WriteResult(added=len(new_rows), duplicates=len(records) - len(new_rows),
+    return WriteResult(added=len(new_rows), duplicates=len(records) - len(new_rows), kept_apart=kept_apart,
                        calculation_ids=[known[key] for key in calc_keys])
+
+
+def _calculation_keys(connection, records: Sequence[Record], structure_keys: list[str]) -> tuple[list[str], int]:
+    """Each record's calculation hash, and how many were kept apart: a record whose identity matches
+    a stored calculation's (or an earlier record's) but whose energy differs gets its own hash, so
+    that two results are never merged into one (a code that does not print its method, say)."""
+    keys = [calculation_hash(r, k) for r, k in zip(records, structure_keys)]
+    stored = _existing_energies(connection, keys)
+    kept_apart = 0
+    for index, (record, key) in enumerate(zip(records, keys)):
+        if key not in stored:
+            stored[key] = record.energy
+        elif not same_result(stored[key], record):
+            keys[index] = apart_hash(key, record)
+            kept_apart += 1
+    return keys, kept_apart
+
+
+def _existing_energies(connection, keys: Iterable[str]) -> dict[str, float | None]:
+    found: dict[str, float | None] = {}
+    for chunk in _chunks(sorted(set(keys)), 900):
+        query = sa.select(calculations.c.hash, calculations.c.energy).where(calculations.c.hash.in_(chunk))
+        found.update(tuple(row) for row in connection.execute(query))
+    return found
 
 
 def _insert_source(connection, source: Source, n_frames: int, now) -> int:

@@ -116,3 +116,20 @@ def test_esml_labels_keep_their_method(sqlite_store, tmp_path, rattled_waters):
     assert frames[0].info["esml_code"] == "tblite"
     assert frames[0].info["esml_code_version"].startswith("tblite==")
     assert np.isclose(frames[2].get_potential_energy(), labeled[2].get_potential_energy(), atol=1e-9)
+
+
+def test_the_same_run_read_from_a_file_that_tells_less_is_one_calculation(sqlite_store, water):
+    """vasprun.xml gives VASP's version, functional and settings, OUTCAR none of them: with the same
+    structure, code and energy, and nothing that contradicts, they are one run. A record whose method
+    contradicts is another calculation, even with the same energy."""
+    from esml.data.records import Record
+    from esml.data.write import write_records
+
+    full = Record(atoms=water, code="VASP", code_version="6.4.2", method="pbe", settings={"ENCUT": 400}, energy=-14.2)
+    told_less = Record(atoms=water.copy(), code="VASP", energy=-14.2)
+    contradicting = Record(atoms=water.copy(), code="VASP", method="pbe0", energy=-14.2)
+    first = write_records(sqlite_store, [full])
+    second = write_records(sqlite_store, [told_less])
+    third = write_records(sqlite_store, [contradicting])
+    assert (second.added, second.duplicates, second.calculation_ids) == (0, 1, first.calculation_ids)
+    assert third.added == 1

@@ -22,6 +22,8 @@ from esml.data.records import (
 from esml.data.schema import calculations, sources, structure_elements, structures
 from esml.data.store import Store
 
+# the fields of a calculation's identity besides its structure and code (see records.calculation_hash)
+IDENTITY = ("code_version", "method", "charge", "multiplicity", "settings")
 CHUNK = 5000  # rows per statement: big enough for throughput, small enough for parameter limits
 
 
@@ -58,7 +60,7 @@ def write_records(store: Store, records: Sequence[Record], source: Source | None
         source_id = _insert_source(connection, source, len(records), now) if source else None
         structure_keys = [structure_hash(record.atoms) for record in records]
         structure_ids = _ensure_structures(connection, records, structure_keys, now)
-        calc_keys, kept_apart = _calculation_keys(connection, records, structure_keys)
+        calc_keys, kept_apart = _calculation_keys(connection, records, structure_keys, structure_ids)
         known = _existing_ids(connection, calculations, calc_keys)
         new_rows, pending = [], set()
         for record, key, structure_id in zip(records, calc_keys, structure_ids):
@@ -70,12 +72,24 @@ def write_records(store: Store, records: Sequence[Record], source: Source | None
                        calculation_ids=[known[key] for key in calc_keys])
 
 
-def _calculation_keys(connection, records: Sequence[Record], structure_keys: list[str]) -> tuple[list[str], int]:
-    """Each record's calculation hash, and how many were kept apart: a record whose identity matches
-    a stored calculation's (or an earlier record's) but whose energy differs gets its own hash, so
-    that two results are never merged into one (a code that does not print its method, say)."""
+def _calculation_keys(connection, records: Sequence[Record], structure_keys: list[str],
+                      structure_ids: list[int]) -> tuple[list[str], int]:
+    """Each record's calculation hash, and how many were kept apart.
+
+    - A record whose identity matches a stored calculation's (or an earlier record's) but whose
+      energy differs gets its own hash, so two results are never merged into one (a code that does
+      not print its method, say).
+    - A record of new identity whose structure, code and energy (to 1e-6 eV) match a stored
+      calculation whose identity does not contradict its own is that calculation: the same run
+      read from another file that tells less (VASP's OUTCAR beside its vasprun.xml)."""
     keys = [calculation_hash(r, k) for r, k in zip(records, structure_keys)]
     stored = _existing_energies(connection, keys)
+    fresh = [index for index, key in enumerate(keys) if key not in stored]
+    same_run = _same_run_elsewhere(connection, [records[i] for i in fresh], [structure_ids[i] for i in fresh])
+    for index, found in zip(fresh, same_run):
+        if found is not None:
+            keys[index] = found
+            stored[found] = records[index].energy
     kept_apart = 0
     for index, (record, key) in enumerate(zip(records, keys)):
         if key not in stored:
@@ -84,6 +98,35 @@ def _calculation_keys(connection, records: Sequence[Record], structure_keys: lis
             keys[index] = apart_hash(key, record)
             kept_apart += 1
     return keys, kept_apart
+
+
+def _same_run_elsewhere(connection, records: list[Record], structure_ids: list[int]) -> list[str | None]:
+    """For each record, the hash of a stored calculation on its structure with its code and energy
+    and an identity that agrees wherever both are known; None where there is none."""
+    columns = [calculations.c[name] for name in ("hash", "structure_id", "energy", "code", *IDENTITY)]
+    candidates: dict[int, list] = {}
+    for chunk in _chunks(sorted(set(structure_ids)), 900):
+        query = sa.select(*columns).where(calculations.c.structure_id.in_(chunk), calculations.c.energy.is_not(None))
+        for row in connection.execute(query):
+            candidates.setdefault(row.structure_id, []).append(row)
+    found = []
+    for record, structure_id in zip(records, structure_ids):
+        match = next((row.hash for row in candidates.get(structure_id, [])
+                      if row.code == record.code and same_result(row.energy, record) and _agree(row, record)), None)
+        found.append(match)
+    return found
+
+
+def _agree(row, record: Record) -> bool:
+    """Whether a stored calculation's identity and a record's are equal wherever both are known."""
+    for name in IDENTITY:
+        stored, new = getattr(row, name), getattr(record, name)
+        if name == "settings":
+            if any(stored[key] != new[key] for key in set(stored) & set(new)):
+                return False
+        elif stored is not None and new is not None and stored != new:
+            return False
+    return True
 
 
 def _existing_energies(connection, keys: Iterable[str]) -> dict[str, float | None]:

@@ -31,6 +31,25 @@ def check_writable(path: Path, what: str = "the output", example: str = "out.xyz
         raise EsmlError(f"{path} exists and is read-only; choose another name or make it writable")
 
 
+def check_folder(path: Path, what: str = "the run") -> None:
+    """Refuse a folder output whose name is taken by a file, before any work."""
+    path = Path(path)
+    if path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise EsmlError(f"{path}: cannot write in this folder; choose a location you may write to")
+        return
+    if path.exists():
+        raise EsmlError(f"{path} is a file; give a folder for {what} (a new name, or an earlier run's folder)")
+    check_writable(path, what)  # a new folder: where it will be made must be writable
+
+
+def check_outputs(*outputs: tuple[Path | None, str, str]) -> None:
+    """``check_writable`` for each (path, what, example) whose path was given."""
+    for path, what, example in outputs:
+        if path is not None:
+            check_writable(path, what, example)
+
+
 def results_format(path: Path) -> str:
     """The ASE format an output of labeled frames gets from its extension; refused in one line
     where that format would drop energies or forces."""

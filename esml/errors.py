@@ -2,6 +2,8 @@
 
 An :class:`EsmlError` carries one line saying what was wrong and what to do; the CLI
 prints it without a traceback and exits non-zero. Anything else is a bug in esml.
+An :class:`EsmlWarning` (raised with ``warnings.warn``) says, in one line, that a result is
+weaker than it looks; the CLI prints it as ``esml: warning: …`` and goes on.
 """
 
 
@@ -19,3 +21,7 @@ class MethodError(EsmlError):
 
 class ConvergenceError(EsmlError):
     """A self-consistent-field calculation that did not converge."""
+
+
+class EsmlWarning(UserWarning):
+    """A result weaker than it looks (too little data, a model used outside what it learned)."""

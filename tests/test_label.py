@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -114,3 +115,14 @@ def test_dask_local_cluster_gives_the_serial_results(rattled_waters, tmp_path):
     for a, b in zip(serial, distributed):
         assert a.get_potential_energy() == pytest.approx(b.get_potential_energy(), abs=1e-10)
         np.testing.assert_allclose(a.get_forces(), b.get_forces(), atol=1e-10)
+
+
+def test_threads_per_worker_reach_the_engines(rattled_waters, tmp_path, monkeypatch):
+    """`esml label --threads 1`: PySCF gets it per call, tblite through OMP_NUM_THREADS before it starts."""
+    import esml.qm.label as label
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    seen, run_task = [], label.run_task
+    monkeypatch.setattr(label, "run_task", lambda task: seen.append(task.threads) or run_task(task))
+    labeled, _ = label_structures(rattled_waters, parse_method("gfn2-xtb"), LabelCache(tmp_path / "c.sqlite"), threads=1)
+    assert len(labeled) == len(seen) == len(rattled_waters) and set(seen) == {1} and os.environ["OMP_NUM_THREADS"] == "1"

@@ -225,8 +225,11 @@ def test_learn_command_refuses_bad_input_in_one_line(tmp_path):
     # nothing was learned there, so the corrected command starts in the same folder
     oh.info["multiplicity"] = 2
     ase.io.write(radical, oh, format="extxyz")
-    again = esml("learn", radical, "--out", tmp_path / "oh", "--cache", tmp_path / "c.sqlite", "--budget", "3", "-q")
-    assert again.returncode == 1 and "budget of 3 oracle calls" in again.stderr, again.stderr
+    again = esml("learn", radical, "--out", tmp_path / "oh", "--cache", tmp_path / "c.sqlite", "--budget", "6",
+                 "--temperature", "300", "--walkers", "1", "--steps", "10", "-q")
+    assert again.returncode == 1 and "budget of 6 oracle calls" in again.stderr, again.stderr
+    # a budget the seed and validation frames alone would spend is refused before any oracle call
+    assert_one_line_error(esml("learn", radical, "--out", tmp_path / "oh2", "--budget", "3", "-q"), "--budget 3 leaves no room")
     # a basis PySCF does not know, or one without an element of the start, fails before any oracle call
     assert_one_line_error(esml("learn", start, "--oracle", "pbe/def2-svpx", "--out", out, "-q"), "basis 'def2-svpx'")
     iodine = tmp_path / "hi.xyz"

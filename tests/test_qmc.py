@@ -260,3 +260,18 @@ def test_command_line_refuses_bad_input(tmp_path):
     assert result.exit_code != 0 and "not a readable VMC checkpoint" in str(result.exception)
     result = CliRunner().invoke(app, ["vmc", "--atom", "He", "--baseline", "ccsd"])
     assert result.exit_code != 0 and "use casscf or hf" in str(result.exception)
+
+
+def test_a_time_budget_holds_optimisation_and_evaluation_together():
+    """`esml vmc --minutes`: optimising stops in time for the evaluation, and the evaluation itself
+    stops at the budget (it once ran 4 min 52 s on a 1-minute budget)."""
+    import time
+
+    config = replace(TINY, steps=100_000, evaluation_steps=100_000, max_seconds=3.0)
+    run = start(atom("He"), config, torch.device("cpu"))
+    started = time.perf_counter()
+    run = optimise(run)
+    evaluation = evaluate(run, seconds=config.max_seconds - run.seconds)
+    elapsed = time.perf_counter() - started
+    assert 0 < run.step < config.steps and 2 <= evaluation.evaluation_steps < config.evaluation_steps
+    assert run.seconds < config.max_seconds and elapsed < config.max_seconds + 1.0  # one step's overshoot at most

@@ -125,6 +125,8 @@ def test_bad_filters_get_the_spec_error_document(sqlite_store, text, status, mes
     ({"page_offset": -1}, 400, "page_offset"),
     ({"page_offset": "99999999999999999999999"}, 400, "beyond any result"),
     ({"page_number": "x"}, 400, "page_number"),
+    ({"page_above": "x"}, 400, "not an id"),
+    ({"page_above": "3", "sort": "nsites"}, 400, "leave out sort"),
     ({"filter": "(" * 300 + "nsites<3" + ")" * 300}, 400, "parentheses deep"),
     ({"filter": "nsites<99999999999999999999999"}, 400, "stored integer"),
 ])
@@ -137,9 +139,10 @@ def test_bad_query_parameters_get_a_400_document(sqlite_store, params, status, m
     assert missing == 404 and "data" not in missing_body
 
 
-@pytest.mark.parametrize("first_page", [{"page_offset": 0}, {"page_number": 1}, {}])
+@pytest.mark.parametrize("first_page", [{"page_offset": 0}, {"page_number": 1}, {"page_above": 0}, {}])
 def test_following_next_links_returns_every_entry_once(sqlite_store, first_page):
-    """links.next of page_number pages used to keep page_number and add page_offset: page 2 came twice."""
+    """links.next of page_number pages used to keep page_number and add page_offset: page 2 came
+    twice. Cursor paging (page_above: the entries after an id) continues after the last id seen."""
     import requests
 
     fill(sqlite_store)
@@ -272,3 +275,46 @@ def test_fuzzed_filters_get_answers_not_failures(fuzz_server, text):
     if response.status_code != 200:
         assert body["errors"][0]["detail"]
     assert count(opened) == before
+
+
+def test_entries_name_their_source_file_without_its_local_path(sqlite_store, tmp_path, water):
+    """An ingested file's folders are the user's business: `_esml_source` is its name unless the
+    server is started with --show-paths."""
+    import ase.io
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from esml.data.ingest import ingest
+
+    water.calc = SinglePointCalculator(water, energy=-14.2)
+    path = tmp_path / "private" / "project" / "water.xyz"
+    path.parent.mkdir(parents=True)
+    ase.io.write(path, water)
+    ingest(sqlite_store, [path])
+    for serve_settings, expected in ((ServeSettings(), "water.xyz"), (ServeSettings(show_paths=True), str(path.resolve()))):
+        with serving(sqlite_store, serve_settings) as url:
+            status, body = get(url, "structures", response_fields="_esml_source")
+            assert status == 200 and body["data"][0]["attributes"]["_esml_source"] == expected
+
+
+NUMBERS = st.one_of(st.integers(-10**25, 10**25).map(str), st.text(max_size=8), st.sampled_from(["", "1.5", "1e3", "0x10", "-0"]))
+FIELDS = st.lists(st.sampled_from(PROPERTIES + ["", "id,id", " nsites"]), max_size=4).map(",".join)
+PARAMETERS = st.fixed_dictionaries({}, optional={
+    "filter": st.one_of(st.sampled_from(['nsites<3', 'elements HAS "C"', "nsites <", "colour=1"]), st.text(max_size=20)),
+    "page_limit": NUMBERS, "page_offset": NUMBERS, "page_number": NUMBERS,
+    "page_above": NUMBERS, "page_below": NUMBERS, "sort": FIELDS.map(lambda t: t.replace("n", "-n", 1)),
+    "response_fields": FIELDS, "response_format": st.sampled_from(["json", "xml", "", "JSON"]),
+    "email_address": st.text(max_size=20), "include": st.text(max_size=12), "api_hint": st.text(max_size=6)})
+PATHS = st.one_of(st.sampled_from(["structures", "references", "info", "info/structures", "links", "versions"]),
+                  st.text(alphabet="0123456789abc-_", max_size=25).map(lambda entry: f"structures/{entry}"))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=PATHS, params=PARAMETERS)
+def test_fuzzed_query_parameters_never_get_a_server_error(fuzz_server, path, params):
+    """Every query parameter the spec names, with any value, on every endpoint: an answer or a
+    4xx/501 document that says why, never a 5xx failure."""
+    url, session, _ = fuzz_server
+    response = session.get(f"{url}/{path}", params=params, timeout=30)
+    assert response.status_code < 500 or response.status_code == 501, (path, params, response.text[:300])
+    if response.status_code >= 400 and response.headers.get("content-type", "").startswith("application/"):
+        assert response.json()["errors"][0]["detail"], (path, params)

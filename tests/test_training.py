@@ -80,3 +80,41 @@ def test_bad_training_data_is_refused_with_a_clear_message(ethanol_frames, tmp_p
         train_potential("ani", splits_of(energy_only), tmp_path / "m.pt", TrainConfig(max_epochs=1), TINY["ani"])
     result = train_potential("ani", splits_of(energy_only), tmp_path / "m.pt", TrainConfig(max_epochs=1, force_weight=0), TINY["ani"])
     assert "force_mae" not in result.valid and np.isfinite(result.valid["energy_mae"])
+
+
+def test_one_composition_and_a_tiny_validation_set_are_warned_about(ethanol_frames):
+    """Ethanol alone cannot fix three per-element energies; 20 frames at 20 % leave 4 validation frames."""
+    from esml.errors import EsmlWarning
+    from esml.training.data import fit_self_energies
+
+    with pytest.warns(EsmlWarning, match=r"cannot be determined from 1 independent composition\(s\) \(C2H6O\) for 3 elements"):
+        fit_self_energies(ethanol_frames, [1, 6, 8])
+    with pytest.warns(EsmlWarning, match="only 4 validation frame"):
+        splits_of(ethanol_frames)
+
+
+def test_compositions_the_training_data_does_not_determine_are_found():
+    from ase import Atoms
+    from ase.build import molecule
+
+    from esml.training.data import compositions_outside
+
+    water, peroxide, methanol = molecule("H2O"), molecule("H2O2"), molecule("CH3OH")
+    assert compositions_outside(["CH4O"], [water, methanol]) == ["H2O"]
+    assert compositions_outside(["H2O", "H2O2"], [water, peroxide, molecule("H2")]) == []  # H and O both fixed
+    assert compositions_outside(["H2O"], [Atoms("H4O2")]) == []  # a multiple of a trained composition
+
+
+def test_evaluate_warns_about_a_composition_outside_the_training_data(ethanol_file, tmp_path, water):
+    import ase.io
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from test_cli import esml
+
+    trained = esml("train", "--data", ethanol_file, "--out", tmp_path / "m.pt", "--epochs", "1", "-q")
+    assert trained.returncode == 0, trained.stderr
+    assert "esml: warning: per-element reference energies cannot be determined" in trained.stderr
+    water.calc = SinglePointCalculator(water, energy=-137.0, forces=np.zeros((3, 3)))
+    ase.io.write(tmp_path / "water.xyz", water)
+    evaluated = esml("evaluate", tmp_path / "m.pt", tmp_path / "water.xyz")
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "esml: warning: H2O: composition(s) whose per-element reference energies the training data (C2H6O)" in evaluated.stderr

@@ -54,6 +54,10 @@ class LearnConfig:
             raise EsmlError(f"temperatures {self.temperatures}: give one or more positive temperatures in K, e.g. 300,600")
         if self.target_force_mae <= 0 or self.budget < 1 or self.n_validation < 2:
             raise EsmlError("the target force MAE must be positive, the budget at least 1 and the validation set at least 2 frames")
+        least = self.n_seed + len(self.temperatures)
+        if self.budget < least:
+            raise EsmlError(f"--budget {self.budget} leaves no room to learn: the {self.n_seed} seed frames and one validation "
+                            f"frame per temperature already take {least}; give a budget of at least {least + 1}")
         return self
 
     def to_json(self) -> dict:

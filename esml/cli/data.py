@@ -35,6 +35,7 @@ def ingest_command(
 
     if report_file is not None:
         check_writable(report_file, "--report", "ingest.json")
+    find_files(paths)  # a path that is not there is refused before a store is created
     store = open_store(db)
     files = find_files(paths, exclude=store_files(store))
     with progress_bar(len(files), "ingesting", quiet) as advance:
@@ -60,8 +61,11 @@ def query_command(
     output: Path = typer.Option(None, "--output", "-o", help="Write here instead of standard output."),
 ) -> None:
     """Find entries with the OPTIMADE filter language, in the store or at any OPTIMADE provider."""
+    from esml.atomic import check_writable
     from esml.cli.query_output import write_query_output
 
+    if output is not None:
+        check_writable(output, "the entries", f"entries.{'xyz' if fmt == 'extxyz' else fmt}")
     if provider is not None:
         from esml.serve.client import query_provider
 
@@ -134,4 +138,6 @@ def models_command(
         if model.file:
             console.print(f"{model.name}: {model.file} (sha256 {model.sha256[:12]}…)", highlight=False, soft_wrap=True)
     if json_out:
-        json_out.write_text(json.dumps([{**asdict(m), "created": m.created.isoformat()} for m in records], indent=1))
+        from esml.atomic import write_text
+
+        write_text(json_out, json.dumps([{**asdict(m), "created": m.created.isoformat()} for m in records], indent=1))

@@ -52,7 +52,7 @@ def create_command(
         parts = [float(part) for part in fractions.split(",")]
     except ValueError:
         raise typer.BadParameter(f"--fractions must be three numbers like 0.8,0.1,0.1, got {fractions!r}") from None
-    summary = dataset_from_filter(open_store(db), name, filter_text, fractions=parts, seed=seed, description=description)
+    summary = dataset_from_filter(open_store(db, existing=True), name, filter_text, fractions=parts, seed=seed, description=description)
     console.print(f"dataset {summary.name!r}: {_sizes(summary.sizes)}", highlight=False)
 
 

@@ -29,8 +29,10 @@ def demo_command(
     from ase.build import molecule
 
     from esml.active.loop import learn, resumed_config
+    from esml.atomic import check_folder
     from esml.cli.learn import finish_message, hooks, label_cache, parse_temperatures, read_start
 
+    check_folder(out, "the demo's run (--out)")
     if (out / "state.json").exists():
         (config, _), start = resumed_config(out), None
     else:

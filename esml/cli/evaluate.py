@@ -4,6 +4,7 @@ uncertainty, the share of force errors inside its (calibrated) ±1σ and ±2σ a
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import typer
@@ -19,23 +20,28 @@ def evaluate_command(
     """Energy and force MAE/RMSE (per atom and per structure) of MODEL against the labels in DATA.
     An ensemble or GP model also gets the share of force-component errors inside ±1σ and ±2σ, with
     the σ scale calibrated by `esml learn` when the model file has one (raw σ otherwise)."""
-    from esml.atomic import check_writable, write_text
+    from esml.atomic import check_outputs, write_text
     from esml.cli.console import console
     from esml.cli.train import errors_table
-    from esml.errors import EsmlError
+    from esml.errors import EsmlError, EsmlWarning
     from esml.potentials.files import load_with_metadata
     from esml.structures import read_structures
+    from esml.training.data import compositions_outside
     from esml.training.evaluate import evaluate_frames, parity_plot
 
-    for output, what, example in ((json_out, "the metrics", "metrics.json"), (plot, "the plot", "parity.png")):
-        if output is not None:
-            check_writable(output, what, example)
+    check_outputs((json_out, "the metrics", "metrics.json"), (plot, "the plot", "parity.png"))
     potential, saved = load_with_metadata(model)
     frames = read_structures(data)
     if split is not None:
         frames = [atoms for atoms in frames if atoms.info.get("split") == split]
         if not frames:
             raise EsmlError(f"{data}: no frame has split {split!r}; leave out --split or pick another")
+    outside = compositions_outside(saved["training_compositions"], frames) if saved.get("training_compositions") else []
+    if outside:
+        warnings.warn(EsmlWarning(
+            f"{', '.join(outside[:5])}: composition(s) whose per-element reference energies the training data "
+            f"({', '.join(saved['training_compositions'][:5])}) does not determine; their energy errors include an "
+            "unknown offset (energy_mae_offset_free and the force errors do not)"), stacklevel=1)
     calibration_scale = saved.get("calibration_scale")
     result = evaluate_frames(potential, frames, sigma_scale=calibration_scale)
     metrics = result.metrics()

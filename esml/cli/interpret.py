@@ -64,9 +64,11 @@ def sisso_command(
     plot: Path = typer.Option(None, help="PNG of the target against the 1D/2D descriptor."),
 ) -> None:
     """Find a formula for TARGET from the FEATURES columns, with training and cross-validated error."""
+    from esml.atomic import check_outputs
     from esml.cli.console import console
     from esml.interpret.formulas import Samples, find_formula
 
+    check_outputs((json_out, "the result", "formula.json"), (plot, "the plot", "formula.png"))
     search = FormulaSearch(method=method, dimension=dimension, rung=rung, n_sis=n_sis, operators=tuple(_split(operators)),
                            classify=classify, cv_repeats=cv_repeats, seed=seed).checked()
     names = _split(features)
@@ -75,7 +77,9 @@ def sisso_command(
     result = find_formula(search, samples, log=lambda line: console.print(line, highlight=False), plot=plot)
     result["data"] = str(data)
     if json_out:
-        json_out.write_text(json.dumps(result, indent=2))
+        from esml.atomic import write_text
+
+        write_text(json_out, json.dumps(result, indent=2))
     console.print(_summary(result), highlight=False)
 
 
@@ -98,10 +102,12 @@ def attribute_command(
     """Split a potential's energy of STRUCTURE into its atoms' shares (eV), which sum to the energy."""
     import ase.io
 
+    from esml.atomic import check_outputs
     from esml.cli.console import console
     from esml.potentials import load
     from esml.potentials.attribution import plot_site_energies, site_energies
 
+    check_outputs((json_out, "the site energies", "sites.json"), (plot, "the plot", "sites.png"))
     atoms = ase.io.read(structure, 0)
     energies, relative = site_energies(load(model), atoms)
     symbols = atoms.get_chemical_symbols()
@@ -111,6 +117,8 @@ def attribute_command(
     if plot:
         plot_site_energies(atoms, relative, plot)
     if json_out:
-        json_out.write_text(json.dumps({"symbols": symbols, "site_energies_eV": energies.tolist(),
+        from esml.atomic import write_text
+
+        write_text(json_out, json.dumps({"symbols": symbols, "site_energies_eV": energies.tolist(),
                                         "relative_to_reference_eV": relative.tolist(),
                                         "energy_eV": float(energies.sum())}, indent=1))

@@ -18,6 +18,7 @@ def label_command(
     max_scf_cycles: int = typer.Option(100, help="SCF cycles of DIIS, then as many of the second-order solver, before a frame is reported as not converged."),
     forces: bool = typer.Option(True, "--forces/--no-forces", help="Compute forces (analytic gradients)."),
     workers: int = typer.Option(1, "--workers", "-j", min=1, help="Local worker processes; the cores are split among them."),
+    threads: int = typer.Option(None, "--threads", min=1, help="OpenMP threads per worker (default: the cores split among the workers); 1 on a busy machine."),
     scheduler: str = typer.Option(None, help="Dask scheduler address (tcp://HOST:PORT) to run on a cluster instead of local workers."),
     cache: Path = typer.Option(None, help="Label cache (SQLite); default $ESML_CACHE or ~/.cache/esml/labels.sqlite."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
@@ -32,16 +33,19 @@ def label_command(
     from esml.methods import parse_method
     from esml.qm.cache import LabelCache, default_cache_path
     from esml.qm.label import write_failures
-    from esml.structures import read_structures
+    from esml.structures import charge_and_multiplicity, check_charge_and_spin, describe, read_structures
 
     spec = parse_method(method, density_fit=density_fit, dispersion=dispersion, max_scf_cycles=max_scf_cycles)
     frames = read_structures(structures)
+    if charge is not None or multiplicity is not None:  # the options', not a frame's own: refused before any work
+        for index, atoms in enumerate(frames):
+            check_charge_and_spin(atoms, *charge_and_multiplicity(atoms, charge, multiplicity), describe(atoms, index))
     check_writable(output)  # before any work: nothing computed is lost to an output that cannot be written
     output_format = results_format(output)
     label_cache = LabelCache(cache or default_cache_path())
     labeled, report = label_with_progress(
         frames, spec, label_cache, quiet=quiet, charge=charge, multiplicity=multiplicity,
-        forces=forces, workers=workers, scheduler=scheduler,
+        forces=forces, workers=workers, threads=threads, scheduler=scheduler,
     )
     write_frames(output, labeled, output_format)
     failures_path = output.with_suffix(".failures.jsonl")

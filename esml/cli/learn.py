@@ -51,10 +51,15 @@ def learn_command(
 
     from esml.active import run_files
     from esml.active.loop import learn, resumed_config
+    from esml.atomic import check_folder
     from esml.cli.console import console
+    from esml.data.store import open_store
 
     if resume and start is not None:
         raise EsmlError("give either a start structure (new run) or --resume (continue the run in --out), not both")
+    check_folder(out, "the run (--out)")
+    if db is not None:  # a store that cannot be opened is refused before any oracle call
+        open_store(db).engine.dispose()
     if resume:
         given = [name for name in RUN_SETTINGS if _given(context, name)]
         if given:

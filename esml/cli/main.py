@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import typer
 from typer.exceptions import TyperException
@@ -25,7 +26,7 @@ from esml.cli import (
     train,
     xc,
 )
-from esml.errors import EsmlError
+from esml.errors import EsmlError, EsmlWarning
 
 app = typer.Typer(
     name="esml",
@@ -58,6 +59,7 @@ app.command("vmc")(qmc.vmc_command)
 app.add_typer(xc.app, name="xc")
 
 
+SHOW_WARNING = warnings.showwarning  # Python's, for every warning that is not esml's
 DEBUG = "ESML_DEBUG"  # set (or --debug) to see the traceback behind an error
 INTERRUPTED = "esml: interrupted; everything computed so far is kept (run the same command again to go on)"
 
@@ -81,6 +83,7 @@ def main() -> None:
     traceback: a user's mistake (a bad option, a file that cannot be read or written, an input esml
     refuses) exits 2; an interruption exits 130 with everything computed so far kept; anything else
     is a bug in esml, said as such, and exits 1. ``--debug`` or ESML_DEBUG=1 shows the traceback."""
+    warnings.showwarning = _show_warning
     try:
         code = app(standalone_mode=False)
     except typer.Exit as done:  # a command's own exit status (1: a budget ran out, frames failed)
@@ -95,6 +98,14 @@ def main() -> None:
         print(INTERRUPTED, file=sys.stderr)
         code = 130
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """esml's own warnings as one line each; other libraries' as Python shows them."""
+    if issubclass(category, EsmlWarning):
+        print(f"esml: warning: {message}", file=sys.stderr)
+    else:
+        SHOW_WARNING(message, category, filename, lineno, file, line)
 
 
 def one_line(error: Exception) -> tuple[str, int]:

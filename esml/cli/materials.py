@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from esml.errors import EsmlError
+
 app = typer.Typer(help="Materials: formation energies and convex-hull stability.", no_args_is_help=True)
 
 
@@ -35,7 +37,9 @@ def hull_command(
         console.print(f"{row['formula']:<14} E_form {row['formation_energy_eV_per_atom']:+.4f}  "
                       f"E_hull {row['e_above_hull_eV_per_atom']:.4f} eV/atom", highlight=False)
     if json_out:
-        json_out.write_text(json.dumps(rows, indent=1))
+        from esml.atomic import write_text
+
+        write_text(json_out, json.dumps(rows, indent=1))
 
 
 @app.command("generate")
@@ -45,7 +49,7 @@ def generate_command(
                                               "alb2, cdi2, l12, perovskite) or AFLOW labels, comma-separated."),
     strains: str = typer.Option(None, help="Linear scale factors of each cell (default 0.92,0.96,1,1.04,1.08)."),
     references: str = typer.Option("fcc,bcc,hcp,diamond", help="Elemental structures of every element (the hull's ends)."),
-    min_width: float = typer.Option(8.0, help="Smallest cell width (Å); cells are repeated to reach it."),
+    min_width: float = typer.Option(8.0, min=0.0, help="Smallest cell width (Å); cells are repeated to reach it."),
     out: Path = typer.Option(Path("candidates.extxyz"), "--out", "-o", help="Where the structures go (extxyz)."),
 ) -> None:
     """Decorate AFLOW prototypes (and elemental references) with ELEMENTS, at several volumes."""
@@ -54,9 +58,15 @@ def generate_command(
     from esml.cli.console import console
     from esml.properties.prototypes import DEFAULT_PROTOTYPES, DEFAULT_STRAINS, GenerateConfig, generate
 
+    try:
+        scales = tuple(float(s) for s in strains.split(",")) if strains else DEFAULT_STRAINS
+    except ValueError:
+        raise EsmlError(f"--strains {strains!r}: give scale factors separated by commas, e.g. 0.96,1,1.04") from None
+    if min(scales) <= 0:
+        raise EsmlError(f"--strains {strains!r}: scale factors must be positive, e.g. 0.96,1,1.04")
     config = GenerateConfig(
         prototypes=tuple(p.strip() for p in prototypes.split(",")) if prototypes else DEFAULT_PROTOTYPES,
-        strains=tuple(float(s) for s in strains.split(",")) if strains else DEFAULT_STRAINS, min_width=min_width,
+        strains=scales, min_width=min_width,
         references=tuple(r.strip() for r in references.split(",") if r.strip()))
     frames = generate([e.strip() for e in elements.split(",")], config)
     ase.io.write(out, frames, format="extxyz")
@@ -99,7 +109,9 @@ def rank_command(
         console.print(f"{row['formula']:<8} {row['prototype']:<11} E_form {row['formation_energy_eV_per_atom']:+.4f}  "
                       f"E_hull {row['e_above_hull_eV_per_atom']:.4f} eV/atom{edge}", highlight=False)
     if json_out:
-        json_out.write_text(json.dumps(rows, indent=1))
+        from esml.atomic import write_text
+
+        write_text(json_out, json.dumps(rows, indent=1))
     if plot:
         elements = sorted({str(e) for m, _ in ranked for e in composition(m.formula).elements})
         plot_hull(ranked, elements, plot)

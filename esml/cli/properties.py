@@ -75,7 +75,9 @@ def predict_command(
     rows = [{"index": i, "formula": atoms.get_chemical_formula(), name: m * factor, "std": s * factor, "unit": unit}
             for i, (atoms, m, s) in enumerate(zip(frames, mean, std))]
     if output is not None:
-        output.write_text(json.dumps(rows, indent=1) + "\n")
+        from esml.atomic import write_text
+
+        write_text(output, json.dumps(rows, indent=1) + "\n")
         return
     table = Table(title=f"{name} ({unit}) from {model.name}")
     for column in ("index", "formula", name, "± std"):
@@ -96,11 +98,13 @@ def learning_curve_command(
     db: str = DB_OPTION,
 ) -> None:
     """Test MAE against N on the stored splits: {"points": [{"n_train", "mae", "unit", "seconds"}, …]} and a log-log plot."""
+    from esml.atomic import check_writable
     from esml.cli.console import console
     from esml.data.store import open_store
     from esml.properties.learning_curve import learning_curve, plot_learning_curves
     from esml.properties.representations import PropertyError
 
+    check_writable(json_out, "the learning curve", "learning_curve.json")
     try:
         sizes = sorted({int(size) for size in n_train.split(",")})
     except ValueError:
@@ -108,6 +112,8 @@ def learning_curve_command(
     if sizes[0] < 5:
         raise PropertyError("every --n-train size must be at least 5 (cross-validation folds)")
     report = learning_curve(open_store(db), dataset, target, _config(model, seed), sizes, n_test, log=console.print)
-    json_out.write_text(json.dumps(report, indent=1) + "\n")
+    from esml.atomic import write_text
+
+    write_text(json_out, json.dumps(report, indent=1) + "\n")
     plot_learning_curves([report], json_out.with_suffix(".png"))
     console.print(f"wrote {json_out} and {json_out.with_suffix('.png')}", highlight=False)

@@ -4,6 +4,7 @@ with a neural-network wavefunction (``esml.qmc``). Hartree inside; eV shown besi
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +21,7 @@ def vmc_command(
     charge: int = typer.Option(0, help="Total charge (e)."),
     spin: int = typer.Option(None, help="N_up - N_down (2S); default: the free atom's, else 0 or 1."),
     steps: int = typer.Option(DEFAULTS.steps, min=0, help="Optimisation steps (in all, across --resume)."),
-    minutes: float = typer.Option(None, min=0.0, help="Stop optimising after this many minutes."),
+    minutes: float = typer.Option(None, min=0.0, help="Wall time of the whole run, evaluation included: optimising stops in time for it."),
     batch: int = typer.Option(DEFAULTS.batch, min=2, help="Walkers."),
     optimizer: str = typer.Option(DEFAULTS.optimizer.name, help="sr (natural gradient) or adam."),
     learning_rate: float = typer.Option(None, min=0.0, help=f"Default {DEFAULT_RATES['sr']:g} for sr, {DEFAULT_RATES['adam']:g} for adam."),
@@ -47,7 +48,7 @@ def vmc_command(
     from esml.structures import read_structures
 
     if (structure is None) == (atom is None):
-        raise EsmlError("give either a structure file or --atom SYMBOL (not both)")
+        raise EsmlError("give either a structure file or --atom SYMBOL (one of the two)")
     if atom:
         system = systems.atom(atom, charge, spin)
     else:
@@ -67,16 +68,21 @@ def vmc_command(
             show(current.step, f"optimising  E ≈ {energy:.5f} Ha")
         optimise(run, checkpoint, on_step=report)
     save(run, checkpoint)
+    left = None if config.max_seconds is None else max(0.0, config.max_seconds - run.seconds)
+    started = time.perf_counter()
     with live_progress(config.evaluation_steps, "evaluating", quiet) as show:
-        result = summary(run, evaluate(run, on_step=lambda step: show(step, "evaluating")))
+        evaluation = evaluate(run, on_step=lambda step: show(step, "evaluating"), seconds=left)
+    result = summary(run, evaluation, time.perf_counter() - started)
     for event in run.events:
         console.print(f"step {event['step']}: {event['event']}; {event['action']}", highlight=False)
     console.print(f"E = {result['energy_ha']:.6f} ± {result['error_ha']:.6f} Ha "
                   f"({result['energy_ev']:.4f} ± {result['error_ev']:.4f} eV), "
                   f"variance {result['variance']:.4g} Ha², "
-                  f"Hartree–Fock {run.reference.hartree_fock_energy:.6f} Ha; {run.step} steps, {run.seconds:.0f} s",
+                  f"Hartree–Fock {run.reference.hartree_fock_energy:.6f} Ha; {run.step} steps, {result['seconds']:.0f} s",
                   highlight=False)
     if json_out:
-        json_out.write_text(json.dumps(result, indent=1) + "\n")
+        from esml.atomic import write_text
+
+        write_text(json_out, json.dumps(result, indent=1) + "\n")
     if plot and run.history:
         plot_convergence(run.history, run.reference, result, system.describe(), plot)

@@ -26,7 +26,9 @@ def write_query_output(frames: list[Atoms], total: int, fmt: str, output: Path |
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text)
+        from esml.atomic import write_text
+
+        write_text(output, text)
 
 
 def summary_row(atoms: Atoms) -> dict:

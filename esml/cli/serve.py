@@ -18,6 +18,7 @@ def serve_command(
     page_limit_max: int = typer.Option(200, min=20, help="Largest page a client may ask for (larger: 403); the default page is 20."),
     timeout: float = typer.Option(10.0, min=0.1, help="Seconds a database query may run before the answer is 503."),
     workers: int = typer.Option(1, min=1, help="Server processes (each opens its own database connections)."),
+    show_paths: bool = typer.Option(False, "--show-paths", help="Publish the full local path of each ingested file in _esml_source (default: its name only)."),
 ) -> None:
     """Serve the store read-only through OPTIMADE v1.2 (/v1/info, /v1/structures, /v1/references, /v1/links).
 
@@ -32,7 +33,7 @@ def serve_command(
 
     store = open_store(db, existing=True)  # fails here, with one line, on a bad URL; migrates an old store once
     _check_port_free(host, port)
-    settings = dict(base_url=base_url, page_limit_max=page_limit_max, timeout_s=timeout)
+    settings = dict(base_url=base_url, page_limit_max=page_limit_max, timeout_s=timeout, show_paths=show_paths)
     entries = count(store)
     console.print(f"serving {store.url} ({entries} entries) at http://{host}:{port}/v1 (Ctrl-C stops)", highlight=False)
     if entries == 0:

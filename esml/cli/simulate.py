@@ -111,8 +111,8 @@ def md_command(
 def optimize_command(
     model: str = typer.Argument(..., help=MODEL_HELP),
     start: Path = typer.Argument(..., help="Start structure (last frame)."),
-    fmax: float = typer.Option(0.005, help="Stop when every force is under this (eV/Å)."),
-    steps: int = typer.Option(1000, help="Most optimiser steps."),
+    fmax: float = typer.Option(0.005, min=1e-6, help="Stop when every force is under this (eV/Å)."),
+    steps: int = typer.Option(1000, min=1, help="Most optimiser steps."),
     out: Path = typer.Option(Path("optimized.xyz"), "--out", "-o"),
 ) -> None:
     """Relax a structure with BFGS."""

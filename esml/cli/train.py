@@ -29,10 +29,10 @@ def train_command(
     patience: int = typer.Option(TrainConfig.patience, help="Stop after this many epochs without a better validation loss."),
     lr_patience: int = typer.Option(TrainConfig.lr_patience, "--lr-patience", min=1, help="Halve the learning rate after this many epochs without improvement."),
     valid_fraction: float = typer.Option(0.05, min=0.0, max=0.9, help="Share of training frames held out for validation when the data has no 'valid' split."),
-    max_minutes: float = typer.Option(None, help="Wall-clock budget; the best model so far is kept."),
+    max_minutes: float = typer.Option(None, min=0.0, help="Wall-clock budget; the best model so far is kept."),
     seed: int = typer.Option(TrainConfig.seed),
     option: list[str] = typer.Option([], "--option", help="Model setting KEY=VALUE, e.g. features=64 layers=2 (equivariant) or hidden='{\"1\": [64, 32]}' (ani)."),
-    threads: int = typer.Option(None, help="Torch threads (default: all cores)."),
+    threads: int = typer.Option(None, min=1, help="Torch threads (default: all cores)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT.ckpt after an interruption."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
@@ -56,7 +56,7 @@ def train_command(
     check_writable(out, "the model", "model.pt")
     if resume:
         check_resumable(out, ensemble)
-    splits = load_splits(data, db, dataset, valid_fraction, seed)
+    splits = load_splits(data, db, dataset, valid_fraction, seed, forces=config.force_weight > 0)
     if threads:
         torch.set_num_threads(threads)
     if not quiet:
@@ -87,15 +87,20 @@ def record_trained_model(db, dataset: str, out: Path, kind: str, splits, result)
                  file=out)
 
 
-def load_splits(data, db, dataset, valid_fraction: float, seed: int):
+def load_splits(data, db, dataset, valid_fraction: float, seed: int, forces: bool = True):
+    """The frames by split; frames without the labels training needs are refused before anything else."""
     from esml.structures import read_structures
-    from esml.training.data import carve_validation, split_frames, store_splits
+    from esml.training.data import SPLITS, carve_validation, check_labels, split_frames, store_splits
 
     if (data is None) == (dataset is None):
         raise EsmlError("give either --data FILE or --dataset NAME (with --db for a store other than the default)")
     if data is not None:
-        return split_frames(read_structures(data), valid_fraction, seed)
-    return carve_validation(store_splits(db, dataset), valid_fraction, seed)
+        frames = read_structures(data)
+        check_labels(frames, forces, str(data))
+        return split_frames(frames, valid_fraction, seed)
+    by_split = store_splits(db, dataset)
+    check_labels([atoms for split in SPLITS for atoms in by_split[split]], forces, f"dataset {dataset!r}")
+    return carve_validation(by_split, valid_fraction, seed)
 
 
 def parse_options(pairs: list[str], family) -> dict:
@@ -112,9 +117,9 @@ def parse_options(pairs: list[str], family) -> dict:
             options[key] = value
     try:  # a size the family cannot be built with is refused now, not after the data are read
         family([1], **options)
-    except (TypeError, ValueError, RuntimeError) as error:
-        raise EsmlError(f"model options {' '.join(pairs)} rejected: {str(error).splitlines()[0]}; "
-                        "sizes and cutoffs must be positive numbers") from None
+    except (TypeError, ValueError, RuntimeError, AttributeError, KeyError) as error:
+        raise EsmlError(f"model options {' '.join(pairs)} rejected ({str(error).splitlines()[0]}); sizes and cutoffs are "
+                        """positive numbers, and structured values JSON, e.g. features=64 or hidden='{"1": [64, 32]}'""") from None
     return options
 
 

@@ -32,6 +32,7 @@ def train_command(
     quiet: bool = typer.Option(False, "--quiet"),
 ) -> None:
     """Fit the functional to the CCSD(T)/CBS atomisation energies of the training molecules."""
+    from esml.atomic import check_writable
     from esml.cli.console import console, live_progress
     from esml.functionals.fitting import FitConfig, fit, training_species
     from esml.functionals.fixed_density import TrainConfig
@@ -42,6 +43,7 @@ def train_command(
                                                                    range_separation=range_separation),
                        training=TrainConfig(iterations=iterations, exact_weight=exact_weight,
                                            delocalisation_weight=delocalisation_weight))
+    check_writable(out, "the functional", "functional.pt")
     molecules = with_references(split()["train"])
     species = len(training_species(molecules))
     console.print(f"{len(molecules)} training molecules (of {len(split()['train'])} with references), {species} species; "
@@ -86,7 +88,9 @@ def evaluate_command(
     report |= {"model": model_path, "set": molecule_set}
     console.print(_table(report))
     if json_out:
-        json_out.write_text(json.dumps(report, indent=1) + "\n")
+        from esml.atomic import write_text
+
+        write_text(json_out, json.dumps(report, indent=1) + "\n")
     if plot:
         from esml.functionals.plots import plot_evaluation
 

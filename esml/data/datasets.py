@@ -28,7 +28,7 @@ def assign_splits(n: int, fractions: Sequence[float], seed: int) -> list[str]:
     """A seeded random split of n members into train/validation/test by the given fractions."""
     fractions = np.asarray(fractions, dtype=float)
     if fractions.shape != (3,) or np.any(fractions < 0) or not np.isclose(fractions.sum(), 1.0):
-        raise StoreError(f"split fractions must be three non-negative numbers summing to 1, got {list(fractions)}")
+        raise StoreError(f"split fractions must be three non-negative numbers summing to 1, got {','.join(f'{f:g}' for f in fractions)}")
     order = np.random.default_rng(seed).permutation(n)
     bounds = np.round(np.cumsum(fractions)[:2] * n).astype(int)
     labels = np.empty(n, dtype=object)

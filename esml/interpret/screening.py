@@ -47,5 +47,7 @@ def distinct_best(values: np.ndarray, scores: np.ndarray, complexity: np.ndarray
 
 
 def unit_rows(values: np.ndarray) -> np.ndarray:
+    """Rows centred and scaled to unit length; a constant row (no information) becomes NaN, as before, quietly."""
     centred = values - values.mean(axis=1, keepdims=True)
-    return centred / np.linalg.norm(centred, axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return centred / np.linalg.norm(centred, axis=1, keepdims=True)

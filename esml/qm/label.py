@@ -105,11 +105,14 @@ def label_structures(
     multiplicity: int | None = None,
     forces: bool = True,
     workers: int = 1,
+    threads: int | None = None,
     scheduler: str | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> tuple[list[Atoms], LabelReport]:
     """Label ``frames``; returns the labeled frames (input order, failures left out) and a report.
 
+    ``threads`` per worker (default: the cores split among the workers; one on a Dask cluster);
+    on a busy machine one thread per worker avoids OpenMP threads waiting on each other.
     ``on_progress(n)`` is called after each frame, cached or computed, with how many more are done.
     """
     start = time.perf_counter()
@@ -125,7 +128,7 @@ def label_structures(
     if on_progress and report.cached:
         on_progress(report.cached)
     failed: dict[str, Failure] = {}
-    for outcome in execute(pending, workers, scheduler):
+    for outcome in execute(pending, workers, scheduler, threads):
         if outcome.failure:
             failed[outcome.task.key] = outcome.failure
         else:
@@ -145,19 +148,22 @@ def label_structures(
     return labeled, report
 
 
-def execute(tasks: list[LabelTask], workers: int, scheduler: str | None) -> Iterator[Outcome]:
+def execute(tasks: list[LabelTask], workers: int, scheduler: str | None, threads: int | None = None) -> Iterator[Outcome]:
     """Outcomes in the order they finish."""
     if not tasks:
         return iter(())
     if scheduler:
         return execute_on_dask(tasks, scheduler)
     if workers > 1 and len(tasks) > 1:
-        return execute_on_pool(tasks, workers)
+        return execute_on_pool(tasks, workers, threads)
+    if threads:  # PySCF takes it per call; tblite reads OMP_NUM_THREADS when its runtime starts
+        _limit_threads(threads)
+        tasks = [replace(task, threads=threads) for task in tasks]
     return map(run_task, tasks)
 
 
-def execute_on_pool(tasks: list[LabelTask], workers: int) -> Iterator[Outcome]:
-    threads = max(1, (os.cpu_count() or 1) // workers)
+def execute_on_pool(tasks: list[LabelTask], workers: int, threads: int | None = None) -> Iterator[Outcome]:
+    threads = threads or max(1, (os.cpu_count() or 1) // workers)
     tasks = [replace(task, threads=threads) for task in tasks]
     # spawn, not fork: forking a process that has loaded OpenMP libraries can deadlock
     context = multiprocessing.get_context("spawn")

@@ -41,7 +41,7 @@ class VMCConfig:
     clip: float = 5.0  # local energies beyond median ± clip × mean |E_L - median| are clipped in the gradient
     evaluation_steps: int = 400  # sampling steps with frozen parameters for the final energy
     checkpoint_every: int = 100
-    max_seconds: float | None = None  # stop optimising after this wall time (the evaluation still runs)
+    max_seconds: float | None = None  # wall time of optimisation and evaluation together (optimising stops in time)
     baseline: str = "casscf"  # or "hf" (``orbitals.BASELINES``)
     basis: str = DEFAULT_BASIS  # of the baseline
     seed: int = 0

@@ -91,10 +91,14 @@ def cartesian_axes(l: int) -> list[list[int]]:
 def baseline(system: System, method: str = "casscf", basis: str = DEFAULT_BASIS) -> Baseline:
     """The ``method`` ("casscf" or "hf") baseline of ``system``; CASSCF falls back to Hartree–Fock
     where the valence active space holds a single determinant (He, Ne) or the core is not full (Li²⁺)."""
+    from ase.data import chemical_symbols
     from pyscf import gto
+
+    from esml.qm.pyscf_engine import check_basis
 
     if method not in BASELINES:
         raise ValueError(f"baseline {method!r}: use one of {', '.join(BASELINES)}")
+    check_basis(basis, [chemical_symbols[int(z)] for z in system.charges])
     mol = gto.M(atom=[(z, xyz) for z, xyz in zip(system.charges, system.coordinates)], unit="bohr", basis=basis,
                 cart=True, charge=sum(system.charges) - system.n_electrons, spin=system.n_up - system.n_down, verbose=0)
     core, active, electrons = valence_active_space(system)

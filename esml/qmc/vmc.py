@@ -89,11 +89,18 @@ def clipped(values: torch.Tensor, width: float) -> torch.Tensor:
 
 
 def optimise(run: Run, checkpoint: Path | None = None, on_step: Callable[[Run], None] = lambda run: None) -> Run:
-    """Optimisation steps until ``config.steps`` (counted across resumes) or ``max_seconds``."""
+    """Optimisation steps until ``config.steps`` (counted across resumes), or until the time left
+    of ``max_seconds`` is what the evaluation will take (as many steps, each no dearer than an
+    optimisation step)."""
     config = run.config
     good = _snapshot(run)
     started = time.perf_counter() - run.seconds
-    while run.step < config.steps and (config.max_seconds is None or run.seconds < config.max_seconds):
+    first_step, first_seconds = run.step, run.seconds
+    while run.step < config.steps:
+        if config.max_seconds is not None:
+            per_step = (run.seconds - first_seconds) / max(1, run.step - first_step)
+            if run.seconds + (config.evaluation_steps + 1) * per_step >= config.max_seconds:
+                break
         run.walkers = sweep(log_psi(run.model), run.walkers, config.sweeps, run.generator)
         values = energies(run)
         if not torch.isfinite(values).all() or not _finite_parameters(run.model):
@@ -129,11 +136,16 @@ class Evaluation:
     evaluation_steps: int
 
 
-def evaluate(run: Run, steps: int | None = None, on_step: Callable[[int], None] = lambda step: None) -> Evaluation:
-    """Energy (Ha) with a blocking error bar and the variance of E_L, from frozen parameters."""
+def evaluate(run: Run, steps: int | None = None, on_step: Callable[[int], None] = lambda step: None,
+             seconds: float | None = None) -> Evaluation:
+    """Energy (Ha) with a blocking error bar and the variance of E_L, from frozen parameters; within
+    ``seconds`` when given (at least 2 steps), so a time budget holds the whole run."""
     steps = steps or run.config.evaluation_steps
+    deadline = None if seconds is None else time.perf_counter() + seconds
     means, squares = [], []
     for step in range(steps):
+        if deadline is not None and step >= 2 and time.perf_counter() > deadline:
+            break
         run.walkers = sweep(log_psi(run.model), run.walkers, run.config.sweeps, run.generator)
         values = energies(run)
         values = values[torch.isfinite(values)]
@@ -141,13 +153,15 @@ def evaluate(run: Run, steps: int | None = None, on_step: Callable[[int], None] 
         squares.append(float((values**2).mean()))
         on_step(step + 1)
     energy = float(np.mean(means))
-    return Evaluation(energy, blocking_error(np.array(means)), float(np.mean(squares) - energy**2), steps)
+    return Evaluation(energy, blocking_error(np.array(means)), float(np.mean(squares) - energy**2), len(means))
 
 
-def summary(run: Run, evaluation: Evaluation) -> dict:
+def summary(run: Run, evaluation: Evaluation, evaluation_seconds: float = 0.0) -> dict:
     """What a finished run reports: the evaluation (energy_ha, error_ha, variance) with the energies
-    in eV too, the baseline's, the steps and optimisation seconds, the configuration and history."""
-    return {**asdict(evaluation), "steps": run.step, "seconds": run.seconds,
+    in eV too, the baseline's, the steps, the seconds (optimisation and evaluation; ``seconds`` is
+    their sum), the configuration and history."""
+    return {**asdict(evaluation), "steps": run.step, "seconds": run.seconds + evaluation_seconds,
+            "optimisation_seconds": run.seconds, "evaluation_seconds": evaluation_seconds,
             "energy_ev": evaluation.energy_ha * units.HARTREE_TO_EV, "error_ev": evaluation.error_ha * units.HARTREE_TO_EV,
             "hartree_fock_ha": run.reference.hartree_fock_energy, "baseline": run.reference.method,
             "baseline_ha": run.reference.energy, "system": asdict(run.system), "config": asdict(run.config),
@@ -196,10 +210,10 @@ def resume(path: Path, system: System, config: VMCConfig, device: torch.device |
     config = config.checked()
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as error:
+    except Exception as error:  # whatever torch or pickle raise, the file is not a checkpoint
         raise QMCError(f"{path} is not a readable VMC checkpoint ({type(error).__name__}); "
                        "start without --resume") from None
-    if state.get("format") != CHECKPOINT_FORMAT:
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise QMCError(f"{path} is not a checkpoint of this version of esml vmc; start without --resume")
     saved = state["config"]
     if state["system"] != asdict(system) or (saved["ansatz"], saved["baseline"]) != (asdict(config.ansatz),

@@ -7,6 +7,7 @@ parameters into criteria (the filter through our transformer, page limits, sort 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,16 +67,26 @@ class SQLFilter:
             raise BadRequest(detail=str(error)) from None
 
 
+def public_source(document: dict) -> dict:
+    """A document whose ``source`` names the ingested file without the folders it was on: a
+    server must not publish its users' local paths (a bundled set's name stays as it is)."""
+    source = document.get("source")
+    if source:
+        document = {**document, "source": re.split(r"[\\/]", source)[-1]}
+    return document
+
+
 class SQLCollection(EntryCollection):
     """Read-only entries of one type, queried in SQL; a statement stops after ``timeout_s``."""
 
-    def __init__(self, store: Store, entry: EntryType, config, timeout_s: float):
+    def __init__(self, store: Store, entry: EntryType, config, timeout_s: float, show_paths: bool = False):
         super().__init__(resource_cls=entry.resource_cls, resource_mapper=entry.mapper_cls(config),
                          transformer=SQLFilter(entry.vocabulary), config=config)
         self.parser = FilterParser()
         self.store = store
         self.entry = entry
         self.timeout_s = timeout_s
+        self.show_paths = show_paths
 
     def __len__(self) -> int:
         with self._connection() as connection:
@@ -89,21 +100,43 @@ class SQLCollection(EntryCollection):
         raise Forbidden(detail="this OPTIMADE API is read-only; add data with `esml ingest`")
 
     def _run_db_query(self, criteria: dict[str, Any], single_entry: bool = False) -> tuple[list[dict], int, bool]:
-        if "page_above" in criteria:
-            raise NotImplementedResponse(detail="page_above is not supported; page with page_offset or page_number")
         condition = criteria["filter"] if isinstance(criteria["filter"], sa.ColumnElement) else sa.true()
+        on_page = condition  # data_returned counts the whole result; a cursor only moves the page
+        if "page_above" in criteria:
+            on_page = sa.and_(condition, self._above(criteria["page_above"], criteria.get("sort")))
         limit = criteria["limit"]
         if criteria.get("skip", 0) > LARGEST_INTEGER:
             raise BadRequest(detail=f"page_offset {criteria['skip']} is beyond any result; at most {LARGEST_INTEGER}")
-        page = (self.entry.query(condition).order_by(*self._order(criteria.get("sort", ())))
+        page = (self.entry.query(on_page).order_by(*self._order(criteria.get("sort", ())))
                 .limit(limit + 1).offset(criteria.get("skip", 0)))
         with self._connection() as connection:
             rows = connection.execute(page).all()
             data_returned = self._count(connection, condition)
             documents = self.entry.documents(connection, rows[:limit])
+        if not self.show_paths:
+            documents = [public_source(document) for document in documents]
         if single_entry and not documents:
             raise NotFound(detail="no entry with this id; list the entries (without an id) to see which exist")
         return documents, data_returned, len(rows) > limit
+
+    def _above(self, value: str, sort) -> sa.ColumnElement[bool]:
+        """Cursor paging: the entries after ``value`` of the default order (the id)."""
+        if sort:
+            raise BadRequest(detail="page_above pages through the default order (by id); leave out sort, or page with page_offset")
+        key = self.entry.order_key
+        try:
+            cursor = key.type.python_type(value)
+        except (TypeError, ValueError):
+            raise BadRequest(detail=f"page_above {value!r} is not an id of this endpoint; give the id of the last entry seen") from None
+        if isinstance(cursor, int) and abs(cursor) > LARGEST_INTEGER:
+            raise BadRequest(detail=f"page_above {value!r} is beyond any id; at most {LARGEST_INTEGER}")
+        return key > cursor
+
+    def get_next_query_params(self, params, results) -> dict[str, list[str]]:
+        """The next page's parameters: after the last entry's id when paging by cursor, else optimade's offset."""
+        if getattr(params, "page_above", None) is not None and isinstance(results, list) and results:
+            return {"page_above": [str(results[-1]["id"])]}
+        return super().get_next_query_params(params, results)
 
     def _count(self, connection: sa.Connection, condition: sa.ColumnElement[bool]) -> int:
         matching = self.entry.query(condition).subquery()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from esml.errors import EsmlError
 
 THERMOSTATS = ("langevin", "bussi", "nose-hoover")
+MAX_TIMESTEP_FS = 10.0  # beyond this no atomistic integrator is stable; a larger step is a typo
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class MDSettings:
             raise EsmlError(f"unknown thermostat {self.thermostat!r}; use one of {', '.join(THERMOSTATS)}")
         if self.timestep_fs <= 0 or self.steps < 1 or self.interval < 1 or self.temperature_K < 0:
             raise EsmlError("timestep, steps and interval must be positive and the temperature not negative")
+        if self.timestep_fs > MAX_TIMESTEP_FS:
+            raise EsmlError(f"--timestep {self.timestep_fs:g} fs: atomistic MD is stable below about 2 fs (0.5 fs with "
+                            f"hydrogens); at most {MAX_TIMESTEP_FS:g} fs is accepted")
         if self.interval > self.steps:
             raise EsmlError(f"--interval {self.interval} is longer than the run ({self.steps} steps): no frame would be saved; "
                             "give fewer steps between frames or more steps")

@@ -8,6 +8,7 @@ the seed, and its frame indices are kept with the model.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -15,11 +16,12 @@ import numpy as np
 import torch
 from ase import Atoms
 
-from esml.errors import EsmlError
+from esml.errors import EsmlError, EsmlWarning
 from esml.graph import AtomicGraph, atoms_to_graph, batch_graphs
 from esml.structures import describe
 
 SPLITS = ("train", "valid", "test")
+FEW_VALIDATION = 10  # fewer validation frames than this make early stopping and the reported errors noisy
 _SPLIT_ALIASES = {"train": "train", "training": "train", "valid": "valid", "validation": "valid", "val": "valid", "test": "test"}
 
 
@@ -35,7 +37,7 @@ def store_splits(db: str | None, dataset: str) -> dict[str, list[Atoms]]:
     from esml.data import open_store, query
     from esml.data.query import SPLITS as STORE_SPLITS
 
-    store = open_store(db)
+    store = open_store(db, existing=True)
     return {_SPLIT_ALIASES[split]: query(store, dataset=dataset, split=split) for split in STORE_SPLITS}
 
 
@@ -59,6 +61,10 @@ def carve_validation(by_split: dict[str, list[Atoms]], valid_fraction: float, se
         train = [atoms for index, atoms in enumerate(train) if index not in chosen]
     if not train:
         raise EsmlError("no training frames: the data is empty or every frame is in the 'valid'/'test' split")
+    if len(valid) < FEW_VALIDATION:
+        warnings.warn(EsmlWarning(
+            f"only {len(valid)} validation frame(s): early stopping and the reported validation errors rest on them "
+            f"and are noisy; give more frames or a larger --valid-fraction (at least {FEW_VALIDATION} frames)"), stacklevel=2)
     return Splits(train, valid, list(by_split["test"]))
 
 
@@ -119,12 +125,47 @@ def element_counts(frames: Sequence[Atoms], species: Sequence[int]) -> np.ndarra
 def fit_self_energies(frames: Sequence[Atoms], species: Sequence[int]) -> np.ndarray:
     """Per-element energies (eV) by least squares, E ≈ Σ_elements n_e ε_e; the model learns the rest.
 
-    With one composition the system is underdetermined and the minimum-norm solution is taken,
-    which still leaves a residual of mean zero.
+    With fewer independent compositions than elements the system is underdetermined: the
+    minimum-norm solution is taken (its residual still has mean zero) and an EsmlWarning says that
+    energies of other compositions will carry an offset the data cannot fix.
     """
     energies = np.array([atoms.get_potential_energy() for atoms in frames])
-    solution, *_ = np.linalg.lstsq(element_counts(frames, species), energies, rcond=None)
+    counts = element_counts(frames, species)
+    solution, _, rank, _ = np.linalg.lstsq(counts, energies, rcond=None)
+    if rank < len(species):
+        formulas = ", ".join(compositions(frames)[:5])
+        warnings.warn(EsmlWarning(
+            f"per-element reference energies cannot be determined from {rank} independent composition(s) ({formulas}) "
+            f"for {len(species)} elements: energies of other compositions will be off by an unknown offset; train on "
+            "more compositions, or compare only forces and offset-free energies elsewhere"), stacklevel=2)
     return solution
+
+
+def compositions(frames: Sequence[Atoms]) -> list[str]:
+    """The distinct compositions (Hill formulas) of the frames, in order of first appearance."""
+    return list(dict.fromkeys(atoms.get_chemical_formula("hill") for atoms in frames))
+
+
+def compositions_outside(trained_on: Sequence[str], frames: Sequence[Atoms]) -> list[str]:
+    """Compositions of ``frames`` whose per-element energies the ``trained_on`` compositions do not
+    determine: not a linear combination of them (where those fix every element, none is outside)."""
+    from ase.formula import Formula
+
+    elements = sorted({symbol for formula in trained_on for symbol in Formula(formula).count()}
+                      | {symbol for atoms in frames for symbol in atoms.get_chemical_symbols()})
+    basis = np.array([_counts(Formula(f), elements) for f in trained_on]).reshape(len(trained_on), len(elements))
+    outside = []
+    for formula in compositions(frames):
+        target = _counts(Formula(formula), elements)
+        coefficients, *_ = np.linalg.lstsq(basis.T, target, rcond=None)
+        if np.linalg.norm(basis.T @ coefficients - target) > 1e-8 * max(1.0, np.linalg.norm(target)):
+            outside.append(formula)
+    return outside
+
+
+def _counts(formula, elements: Sequence[str]) -> np.ndarray:
+    count = formula.count()
+    return np.array([count.get(symbol, 0) for symbol in elements], dtype=float)
 
 
 def force_scale(frames: Sequence[Atoms], self_energies: np.ndarray, species: Sequence[int]) -> float:

@@ -16,7 +16,7 @@ from esml.potential import Potential
 from esml.potentials.ensemble import ensemble_of
 from esml.potentials.files import FAMILIES, load, save
 from esml.training.config import TrainConfig
-from esml.training.data import GraphSet, Splits, check_labels, fit_self_energies, force_scale
+from esml.training.data import GraphSet, Splits, check_labels, compositions, fit_self_energies, force_scale
 from esml.training.loop import EpochLog, evaluate_set, fit
 
 #: Family defaults that differ from TrainConfig's: PaiNN wants a smaller step.
@@ -87,6 +87,7 @@ def train_potential(
     valid_metrics = evaluate_set(potential, valid, forces=use_forces)
     test_metrics = evaluate_set(potential, GraphSet(splits.test, potential.cutoff, use_forces), forces=use_forces) if splits.test else None
     save(potential, out, {"train_config": asdict(config), "n_train": len(splits.train), "n_valid": len(splits.valid),
+                          "training_compositions": compositions(splits.train),
                           "history": [asdict(h) for h in history], "valid": valid_metrics, "test": test_metrics})
     return TrainResult(out, len(history), valid_metrics, test_metrics)
 
@@ -124,7 +125,8 @@ def train_ensemble(
     valid_metrics = evaluate_set(ensemble, GraphSet(splits.valid or splits.train, ensemble.cutoff, forces=use_forces), forces=use_forces)
     test_metrics = evaluate_set(ensemble, GraphSet(splits.test, ensemble.cutoff, use_forces), forces=use_forces) if splits.test else None
     save(ensemble, out, {"train_config": asdict(config), "members": members, "n_train": len(splits.train),
-                         "n_valid": len(splits.valid), "valid": valid_metrics, "test": test_metrics})
+                         "n_valid": len(splits.valid), "training_compositions": compositions(splits.train),
+                         "valid": valid_metrics, "test": test_metrics})
     for path in member_paths:
         path.unlink()
         checkpoint_of(path).unlink(missing_ok=True)

@@ -31,13 +31,12 @@ def ingest_command(
     from esml.atomic import check_writable, write_text
     from esml.cli.console import console, ingest_reasons, ingest_table, progress_bar
     from esml.data.ingest import find_files, ingest, store_files
-    from esml.data.store import open_store
+    from esml.data.store import open_store, resolve_url
 
     if report_file is not None:
         check_writable(report_file, "--report", "ingest.json")
-    find_files(paths)  # a path that is not there is refused before a store is created
+    files = find_files(paths, exclude=store_files(resolve_url(db)))  # a missing path is refused before a store is made
     store = open_store(db)
-    files = find_files(paths, exclude=store_files(store))
     with progress_bar(len(files), "ingesting", quiet) as advance:
         report = ingest(store, files, on_file=lambda _: advance(1), workers=workers)
     console.print(ingest_table(report))

@@ -108,9 +108,11 @@ def find_files(paths: Iterable[Path], exclude: Iterable[Path] = ()) -> list[Path
     return [p for p in found if p.resolve() not in excluded]
 
 
-def store_files(store: Store) -> list[Path]:
-    """An SQLite store's file and its journals, which an ingest of the folder holding them must not read."""
-    database = store.engine.url.database if store.dialect == "sqlite" else None
+def store_files(url: str) -> list[Path]:
+    """An SQLite store's file and its journals (from the store's URL), which an ingest of the
+    folder holding them must not read."""
+    parsed = sa.engine.make_url(url)
+    database = parsed.database if parsed.get_backend_name() == "sqlite" else None
     if not database or database == ":memory:":
         return []
     return [Path(database + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
@@ -122,7 +124,7 @@ def ingest(store: Store, paths: Iterable[Path], on_file: Callable[[Path], None] 
     interrupted run keeps the files it finished and a re-run skips them by content hash.
     ``workers`` processes read files in parallel; this one writes them, in the files' order."""
     report = IngestReport()
-    files = find_files(paths, exclude=store_files(store))
+    files = find_files(paths, exclude=store_files(str(store.engine.url)))
     with _pool(workers) as pool:
         for outcome, records in pool(functools.partial(read_file, store=store if workers == 1 else None,
                                                        max_bytes=max_bytes), files):

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all bench bench-data bench-potentials bench-active bench-serve bench-properties bench-materials bench-qmc bench-xc peers clean
+.PHONY: demo test test-all bench bench-data bench-potentials bench-active bench-serve bench-properties bench-materials bench-qmc bench-xc bench-search peers clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ bench-active: $(STAMP)
 	$(BIN)/python benchmarks/active_periodic.py --resume --budget 340 --inducing 3000
 
 # OPTIMADE server under load (fills a temporary store with QM9 first, ~1 minute).
+# Global minima of LJ13/38/55/75: the learned search policy against tuned basin hopping (about an hour on 2 cores).
+bench-search: $(STAMP)
+	$(BIN)/python benchmarks/search_lj.py --workers 2
+
 bench-serve: $(STAMP)
 	$(BIN)/python benchmarks/serve_load.py
 

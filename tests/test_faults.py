@@ -239,6 +239,20 @@ CASES = [
     ("xc train: output is a folder", ["xc", "train", "-o", "{folder}"], 2, "is a folder; give a"),
     ("xc train: negative range separation", ["xc", "train", "-o", "{out}.pt", "--range-separation", "-1"], 2, "invalid value for '--range-separation': Input"),
     ("demo: a file as run folder", ["demo", "--out", "{junk}"], 2, "is a file; give a"),
+    # esml search, search-policy
+    ("search: an element the calculator lacks", ["search", "gfn2-xtb", "{heavy}", "--out", "{out}"], 2, "cannot treat it"),
+    ("search: an empty structure file", ["search", "gfn2-xtb", "{empty}", "--out", "{out}"], 2, "esml: error:"),
+    ("search: a periodic cell", ["search", "gfn2-xtb", "{cell}", "--out", "{out}"], 2, "the structure is periodic"),
+    ("search: one atom", ["search", "lj", "--size", "1", "--out", "{out}"], 2, "invalid value for '--size'"),
+    ("search: a start and a size", ["search", "lj", "{labeled}", "--size", "5", "--out", "{out}"], 2, "give either a start"),
+    ("search: a size for xtb", ["search", "gfn2-xtb", "--size", "5", "--out", "{out}"], 2, "--size makes a random"),
+    ("search: a policy that is no policy", ["search", "lj", "--size", "5", "--policy", "{junk}", "--out", "{out}"], 2, "not a search policy"),
+    ("search: resume with nothing to resume", ["search", "lj", "--size", "5", "--resume", "--out", "{folder}"], 2, "holds no search"),
+    ("search: a file as run folder", ["search", "lj", "--size", "5", "--out", "{junk}"], 2, "is a file"),
+    ("search: no evaluations", ["search", "lj", "--size", "5", "--evaluations", "0", "--out", "{out}"], 2, "must be positive"),
+    ("search: a model file missing", ["search", "{out}.pt", "{labeled}", "--out", "{out}"], 2, "no such model file"),
+    ("search-policy: sizes not numbers", ["search-policy", "--sizes", "a,b", "--out", "{out}.json"], 2, "--sizes 'a,b'"),
+    ("search-policy: output is a folder", ["search-policy", "--out", "{folder}"], 2, "is a folder"),
 ]
 
 
@@ -262,7 +276,7 @@ def scratch(tmp_path_factory):
              "folder": folder / "empty", "junk": folder / "junk.xyz", "torch_dict": folder / "dict.pt",
              "cell": folder / "silicon.xyz", "empty": folder / "empty.xyz", "truncated": folder / "truncated.xyz",
              "binary": folder / "binary.xyz", "unlabeled": folder / "unlabeled.xyz",
-             "cell_labeled": folder / "silicon_labeled.xyz", "table": folder / "table.csv"}
+             "cell_labeled": folder / "silicon_labeled.xyz", "table": folder / "table.csv", "heavy": folder / "oganesson.xyz"}
     ase.io.write(paths["labeled"], frames, format="extxyz")
     save(ANIPotential([1, 8]), paths["model"])
     store = open_store(str(paths["store"]))
@@ -275,6 +289,7 @@ def scratch(tmp_path_factory):
     torch.save({"weights": torch.zeros(3)}, paths["torch_dict"])
     ase.io.write(paths["cell"], bulk("Si"), format="extxyz")
     paths["empty"].write_text("")
+    paths["heavy"].write_text("2\n\nOg 0 0 0\nOg 0 0 3\n")
     text = paths["labeled"].read_text()
     paths["truncated"].write_text(text[: len(text) // 2])  # the second frame cut in the middle
     paths["binary"].write_bytes(bytes(range(256)) * 8)

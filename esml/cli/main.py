@@ -21,6 +21,7 @@ from esml.cli import (
     materials,
     properties,
     qmc,
+    search,
     serve,
     simulate,
     train,
@@ -57,6 +58,8 @@ app.command("attribute")(interpret.attribute_command)
 app.add_typer(materials.app, name="materials")
 app.command("vmc")(qmc.vmc_command)
 app.add_typer(xc.app, name="xc")
+app.command("search")(search.search_command)
+app.command("search-policy")(search.search_policy_command)
 
 
 SHOW_WARNING = warnings.showwarning  # Python's, for every warning that is not esml's

@@ -9,12 +9,9 @@ from pathlib import Path
 
 import typer
 
-from esml.search.policy import BasinHopping
-from esml.search.run import SearchConfig
-from esml.search.training import PolicyTraining
+from esml.search.config import BASIN_HOPPING_STEP, BASIN_HOPPING_TEMPERATURE, PolicyTraining, SearchConfig
 
 DEFAULTS = SearchConfig()
-BASIN_HOPPING = BasinHopping()
 TRAINING = PolicyTraining()
 
 
@@ -25,8 +22,8 @@ def search_command(
     size: int = typer.Option(None, min=2, help="Atoms of a random lj or morse cluster to start from, instead of a file."),
     policy: str = typer.Option("default", help="default (the learned policy shipped with esml), basin-hopping, "
                                                "or a policy file from `esml search-policy`."),
-    step: float = typer.Option(BASIN_HOPPING.size, min=0.0, help="Basin hopping's step, × the spacing of neighbours."),
-    temperature: float = typer.Option(BASIN_HOPPING.temperature, min=0.0,
+    step: float = typer.Option(BASIN_HOPPING_STEP, min=0.0, help="Basin hopping's step, × the spacing of neighbours."),
+    temperature: float = typer.Option(BASIN_HOPPING_TEMPERATURE, min=0.0,
                                       help="Basin hopping's kT, × the binding energy per atom or molecule."),
     evaluations: int = typer.Option(DEFAULTS.evaluations, help="Cap on energy-and-forces calls, relaxations included."),
     target: float = typer.Option(None, help="Stop once the best energy (eV) is within --tolerance of this."),
@@ -72,7 +69,7 @@ def search_command(
 
 
 def _policy(name: str, step: float, temperature: float):
-    from esml.search.policy import SHIPPED, load_policy
+    from esml.search.policy import SHIPPED, BasinHopping, load_policy
 
     if name == "basin-hopping":
         return BasinHopping(step, temperature)

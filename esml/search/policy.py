@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from esml.errors import EsmlError
+from esml.search.config import BASIN_HOPPING_STEP, BASIN_HOPPING_TEMPERATURE
 
 FEATURES = ("bias", "stagnation", "acceptance", "gap", "behind", "coordination", "improved")
 ACTIONS = (("shake", 0.3), ("shake", 0.45), ("shake", 0.65), ("cap", 0.5), ("jump", 1.0), ("rotate", 0.5), ("swap", 1.0), ("restart", 1.0))
@@ -34,8 +35,8 @@ class Choice:
 class BasinHopping:
     """Wales and Doye's basin hopping: every hop shakes all units by ``size`` and accepts at ``temperature``."""
 
-    size: float = 0.4
-    temperature: float = 0.15
+    size: float = BASIN_HOPPING_STEP
+    temperature: float = BASIN_HOPPING_TEMPERATURE
 
     def choose(self, features: np.ndarray, usable: np.ndarray, rng: np.random.Generator) -> Choice:
         return Choice("shake", self.size, self.temperature)

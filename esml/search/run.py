@@ -15,33 +15,13 @@ from ase.calculators.calculator import Calculator
 from threadpoolctl import threadpool_limits
 
 from esml.errors import EsmlError
+from esml.search.config import SearchConfig
 from esml.search.landscape import Landscape, Minimum, relax, same_minimum
 from esml.search.moves import MOVES, Units, applicable, escaped, find_units, gather, nearest_spacing
 from esml.search.pair import LennardJones, Morse
 from esml.search.policy import ACTIONS, BasinHopping, LearnedPolicy
 
 RECENT = 10  # hops over which the acceptance rate is measured
-
-
-@dataclass(frozen=True)
-class SearchConfig:
-    """One search; ``esml search`` reads its defaults from here. Energies in eV, forces in eV/Å."""
-
-    evaluations: int = 100_000  # the cap on energy-and-forces calls, relaxations included
-    target: float | None = None  # stop once the best energy is within `tolerance` of this
-    tolerance: float = 1e-4
-    fmax: float = 0.01  # a relaxation ends when no force component exceeds this
-    relax_steps: int = 2000
-    keep: int = 20  # distinct lowest minima kept in minima.xyz
-    checkpoint_hops: int = 50
-    seed: int = 0
-
-    def checked(self) -> SearchConfig:
-        if self.evaluations < 1 or self.relax_steps < 1 or self.keep < 1 or self.checkpoint_hops < 1:
-            raise EsmlError("--evaluations, relaxation steps, --keep and checkpoint interval must be positive")
-        if not (self.fmax > 0 and self.tolerance > 0):
-            raise EsmlError("--fmax and --tolerance must be positive")
-        return self
 
 
 @dataclass

@@ -11,41 +11,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from multiprocessing import get_context
 
 import numpy as np
 from ase import Atoms
 from scipy.stats import rankdata
 
-from esml.errors import EsmlError
+from esml.search.config import PolicyTraining, SearchConfig
 from esml.search.pair import LennardJones
 from esml.search.policy import BasinHopping, LearnedPolicy
-from esml.search.run import SearchConfig, search
-
-
-@dataclass(frozen=True)
-class PolicyTraining:
-    """Settings of :func:`train_policy`; ``esml search-policy`` reads its defaults from here."""
-
-    sizes: tuple[int, ...] = (26, 30, 34)  # Lennard-Jones cluster sizes trained on
-    generations: int = 12
-    pairs: int = 4  # antithetic pairs of perturbations per generation
-    episodes: int = 2  # searches per size for each perturbation (the same seeds for all of a generation)
-    evaluations: int = 60_000  # cap of one training search
-    reference_evaluations: int = 200_000  # cap of each reference search that sets a size's target
-    noise: float = 0.5  # standard deviation of the weight perturbations
-    learning_rate: float = 0.5
-    seed: int = 0
-
-    def checked(self) -> PolicyTraining:
-        if not self.sizes or min(self.sizes) < 3:
-            raise EsmlError("--sizes: give cluster sizes of at least 3 atoms, e.g. 26,30,34")
-        if min(self.generations, self.pairs, self.episodes, self.evaluations, self.reference_evaluations) < 1:
-            raise EsmlError("generations, pairs, episodes and evaluation caps must be positive")
-        if not (self.noise > 0 and self.learning_rate > 0):
-            raise EsmlError("--noise and --learning-rate must be positive")
-        return self
+from esml.search.run import search
 
 
 def random_cluster(size: int, seed: int, density: float = 0.75) -> Atoms:

@@ -30,7 +30,8 @@ def random_cluster(size: int, seed: int, density: float = 0.75) -> Atoms:
     return Atoms(f"Ar{size}", positions=rng.uniform(0, (size / density) ** (1 / 3), (size, 3)))
 
 
-def _run(task: tuple) -> int | None:
+def _run(task: tuple) -> int | float | None:
+    """One training search: its evaluations to ``target`` (None if missed), or its best energy where no target is given."""
     policy, size, seed, target, cap = task
     config = SearchConfig(evaluations=cap, target=target, seed=seed)
     result = search(random_cluster(size, seed), LennardJones(), policy, config)

@@ -53,17 +53,16 @@ def run(task: tuple) -> dict:
 
 def run_all(tasks: list[tuple], log: Path, workers: int, run=run) -> list[dict]:
     """Every task's outcome (``run(task)``), from the log where a previous run of this benchmark recorded it."""
-    done = {}
-    if log.exists():
-        for line in log.read_text().splitlines():
-            record = json.loads(line)
-            done[(record["name"], record["size"], record["seed"], record["cap"])] = record
+    def key(record: dict) -> tuple:
+        return record["name"], record["size"], record["seed"], record["cap"]
+
+    done = {key(record): record for record in map(json.loads, log.read_text().splitlines())} if log.exists() else {}
     todo = [t for t in tasks if (t[0], t[2], t[3], t[5]) not in done]
     with get_context("fork").Pool(workers) as pool, log.open("a") as out:
         for record in pool.imap_unordered(run, todo):
             out.write(json.dumps(record) + "\n")
             out.flush()
-            done[(record["name"], record["size"], record["seed"], record["cap"])] = record
+            done[key(record)] = record
             print(f"{record['name']:>14} size {record['size']} seed {record['seed']}: {record['evaluations_to_target']} "
                   f"({record['best_energy']:.6f})", flush=True)
     return [done[(t[0], t[2], t[3], t[5])] for t in tasks]

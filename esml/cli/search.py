@@ -38,13 +38,12 @@ def search_command(
     from esml.atomic import check_folder, write_text
     from esml.cli.console import console, live_progress
     from esml.errors import EsmlError
-    from esml.search.pair import PAIR_POTENTIALS
     from esml.search.plots import plot_progress
     from esml.search.run import search
 
     config = replace(DEFAULTS, evaluations=evaluations, target=target, tolerance=tolerance, fmax=fmax, seed=seed).checked()
     chooser = _policy(policy, step, temperature)
-    atoms, calculator = _system(method, start, size, seed, PAIR_POTENTIALS)
+    atoms, calculator = _system(method, start, size, seed)
     check_folder(out, "the search")
     if (out / "state.json").exists() and not resume:
         raise EsmlError(f"{out} already holds a search; add --resume to go on with it, or give another --out")
@@ -76,9 +75,10 @@ def _policy(name: str, step: float, temperature: float):
     return load_policy(SHIPPED if name == "default" else name)
 
 
-def _system(method: str, start: Path | None, size: int | None, seed: int, pair_potentials: dict):
+def _system(method: str, start: Path | None, size: int | None, seed: int):
     from esml.cli.simulate import calculator_for, read_start
     from esml.errors import EsmlError
+    from esml.search.pair import PAIR_POTENTIALS as pair_potentials
     from esml.search.training import random_cluster
 
     if (start is None) == (size is None):

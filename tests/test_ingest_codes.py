@@ -31,8 +31,7 @@ REFUSED = {
     "molpro/molpro2018_dvb_sphf.out": "cclib's Molpro reader failed",
     "mopac/h2o.out": "found no atoms",
     "orca/orca6.0_dvb_td.out": "excited-state",
-    "xtb/dvb_opt.out": "cannot be told",
-    "xtb/dvb_sp.out": "geometries have shape",
+    "xtb/dvb_sp.out": "found no geometry",  # xTB prints only the name of its input geometry's file
 }
 
 
@@ -195,7 +194,7 @@ def test_ingest_report_lists_every_file_with_its_outcome(tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     outcomes = {Path(f["path"]).name: (f["outcome"], f["reason"]) for f in report["files"]}
     assert outcomes["psi4_dvb_sp_rks.out"] == ("stored", None)
-    assert outcomes["xtb_dvb_sp.out"][0] == "skipped" and "geometries" in outcomes["xtb_dvb_sp.out"][1]
+    assert outcomes["xtb_dvb_sp.out"][0] == "skipped" and "no geometry" in outcomes["xtb_dvb_sp.out"][1]
     assert "skipped 1" in run.stderr and "Traceback" not in run.stdout + run.stderr  # the console writes to stderr
 
 

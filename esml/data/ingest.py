@@ -125,6 +125,10 @@ def ingest(store: Store, paths: Iterable[Path], on_file: Callable[[Path], None] 
     ``workers`` processes read files in parallel; this one writes them, in the files' order."""
     report = IngestReport()
     files = find_files(paths, exclude=store_files(str(store.engine.url)))
+    order = {path: index for index, path in enumerate(files)}
+    # largest first, so parallel readers finish together; the same order for any number of readers,
+    # so which file's copy of a duplicate is kept does not depend on ``workers``
+    files = sorted(files, key=lambda path: (-path.stat().st_size, order[path]))
     with _pool(workers) as pool:
         for outcome, records in pool(functools.partial(read_file, store=store if workers == 1 else None,
                                                        max_bytes=max_bytes), files):
@@ -133,6 +137,7 @@ def ingest(store: Store, paths: Iterable[Path], on_file: Callable[[Path], None] 
             report.files.append(outcome)
             if on_file:
                 on_file(Path(outcome.path))
+    report.files.sort(key=lambda outcome: order[Path(outcome.path)])
     return report
 
 
@@ -173,14 +178,14 @@ def read_file(path: Path, store: Store | None = None, max_bytes: int = MAX_BYTES
 
 @contextmanager
 def _pool(workers: int) -> Iterator[Callable]:
-    """A map over files that yields in order: this process alone, or ``workers`` forked readers."""
+    """A map over files that yields in their order: this process alone, or ``workers`` forked readers."""
     if workers <= 1:
         yield map
         return
     import multiprocessing
 
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as executor:
-        yield lambda function, items: executor.map(function, items, chunksize=2)
+        yield lambda function, items: executor.map(function, items)
 
 
 def _write(store: Store, path: Path, records: list, outcome: FileOutcome) -> FileOutcome:

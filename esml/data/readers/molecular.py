@@ -50,6 +50,8 @@ FORCE_SIGN = {"Gaussian": 1.0, "NWChem": -1.0, "ORCA": -1.0, "Psi4": -1.0, "QChe
 UNITS = {"energy": "Hartree", "forces": "Hartree/Bohr"}
 # the line that begins each job of a compound input or of logs written one after another
 JOB_START = {"Gaussian": " Entering Gaussian System"}
+# what a code prints when its optimisation converged, where cclib does not set ``optdone`` for it
+OPTIMISATION_CONVERGED = {"XTB": "GEOMETRY OPTIMIZATION CONVERGED"}
 # lines ORCA prints in CIS/TD-DFT runs, whose final single-point energy is then an excited state's
 EXCITED_STATE_MARKERS = ("TD-DFT/TDA EXCITED STATES", "TD-DFT EXCITED STATES", "CIS-EXCITED STATES", "CIS EXCITED STATES")
 # a correlation energy is at most this fraction of the SCF energy (it is below 1 % for molecules)
@@ -81,12 +83,13 @@ def _job_records(path: Path, data, parser: str) -> list[Record]:
                         "killed job, whose last numbers may be cut off; not stored")
     level, energies = highest_level(data)
     geometries = getattr(data, "atomcoords", None)
-    if geometries is None or not len(geometries):
-        raise ReadError(f"cclib found no geometry in this {CODES[parser]} output")
+    if geometries is None or not np.size(geometries):
+        raise ReadError(f"cclib found no geometry in this {CODES[parser]} output (a code may print only its input "
+                        "file's name, as xTB does for a single point); not stored")
     geometries = np.asarray(geometries, dtype=float)
     if geometries.ndim != 3 or geometries.shape[1:] != (len(data.atomnos), 3):
         raise ReadError(f"cclib's geometries have shape {geometries.shape} for {len(data.atomnos)} atoms; not stored")
-    frames = _pair(data, geometries, energies)
+    frames = _pair(data, geometries, energies, _optimisation_converged(path, data, parser))
     forces = _forces(data, parser, geometries, energies, frames)
     fields = method_fields(data, level)
     charges = getattr(data, "atomcharges", {}).get("mulliken")
@@ -190,14 +193,21 @@ def _parse(source, parser: str):
     return data
 
 
-def _pair(data, geometries, energies) -> list[tuple[int, int]]:
+def _pair(data, geometries, energies, converged: bool) -> list[tuple[int, int]]:
     """(geometry index, energy index) of each frame."""
     if len(geometries) == len(energies):
         return [(k, k) for k in range(len(energies))]
-    if getattr(data, "optdone", False):
+    if converged:
         return [(len(geometries) - 1, len(energies) - 1)]
     raise ReadError(f"{len(geometries)} geometries but {len(energies)} energies, and not a converged optimisation: "
                     "which energy belongs to which geometry cannot be told")
+
+
+def _optimisation_converged(path: Path, data, parser: str) -> bool:
+    """Whether the file holds a converged optimisation, whose last energy is its last geometry's
+    (xTB ends an optimisation with a single point on the final structure)."""
+    marker = OPTIMISATION_CONVERGED.get(parser)
+    return bool(getattr(data, "optdone", False)) or (marker is not None and marker in _text(path))
 
 
 def _forces(data, parser: str, geometries, energies, frames) -> list[np.ndarray] | None:

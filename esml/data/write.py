@@ -60,8 +60,7 @@ def write_records(store: Store, records: Sequence[Record], source: Source | None
         source_id = _insert_source(connection, source, len(records), now) if source else None
         structure_keys = [structure_hash(record.atoms) for record in records]
         structure_ids = _ensure_structures(connection, records, structure_keys, now)
-        calc_keys, kept_apart = _calculation_keys(connection, records, structure_keys, structure_ids)
-        known = _existing_ids(connection, calculations, calc_keys)
+        calc_keys, kept_apart, known = _calculation_keys(connection, records, structure_keys, structure_ids)
         new_rows, pending = [], set()
         for record, key, structure_id in zip(records, calc_keys, structure_ids):
             if key not in known and key not in pending:
@@ -73,8 +72,8 @@ def write_records(store: Store, records: Sequence[Record], source: Source | None
 
 
 def _calculation_keys(connection, records: Sequence[Record], structure_keys: list[str],
-                      structure_ids: list[int]) -> tuple[list[str], int]:
-    """Each record's calculation hash, and how many were kept apart.
+                      structure_ids: list[int]) -> tuple[list[str], int, dict[str, int]]:
+    """Each record's calculation hash, how many were kept apart, and the ids of those already stored.
 
     - A record whose identity matches a stored calculation's (or an earlier record's) but whose
       energy differs gets its own hash, so two results are never merged into one (a code that does
@@ -83,27 +82,32 @@ def _calculation_keys(connection, records: Sequence[Record], structure_keys: lis
       calculation whose identity does not contradict its own is that calculation: the same run
       read from another file that tells less (VASP's OUTCAR beside its vasprun.xml)."""
     keys = [calculation_hash(r, k) for r, k in zip(records, structure_keys)]
-    stored = _existing_energies(connection, keys)
+    existing = _existing_calculations(connection, keys)
+    ids = {key: id_ for key, (id_, _) in existing.items()}
+    stored = {key: energy for key, (_, energy) in existing.items()}
     fresh = [index for index, key in enumerate(keys) if key not in stored]
     same_run = _same_run_elsewhere(connection, [records[i] for i in fresh], [structure_ids[i] for i in fresh])
     for index, found in zip(fresh, same_run):
         if found is not None:
-            keys[index] = found
-            stored[found] = records[index].energy
-    kept_apart = 0
+            keys[index] = found.hash
+            ids[found.hash], stored[found.hash] = found.id, found.energy
+    kept_apart, apart = 0, []
     for index, (record, key) in enumerate(zip(records, keys)):
         if key not in stored:
             stored[key] = record.energy
         elif not same_result(stored[key], record):
             keys[index] = apart_hash(key, record)
+            apart.append(keys[index])
             kept_apart += 1
-    return keys, kept_apart
+    if apart:  # a result kept apart may itself be stored already (by an earlier file of the same run)
+        ids.update(_existing_ids(connection, calculations, apart))
+    return keys, kept_apart, ids
 
 
-def _same_run_elsewhere(connection, records: list[Record], structure_ids: list[int]) -> list[str | None]:
-    """For each record, the hash of a stored calculation on its structure with its code and energy
-    and an identity that agrees wherever both are known; None where there is none."""
-    columns = [calculations.c[name] for name in ("hash", "structure_id", "energy", "code", *IDENTITY)]
+def _same_run_elsewhere(connection, records: list[Record], structure_ids: list[int]) -> list:
+    """For each record, the row (id, hash, energy, …) of a stored calculation on its structure with its
+    code and energy and an identity that agrees wherever both are known; None where there is none."""
+    columns = [calculations.c[name] for name in ("id", "hash", "structure_id", "energy", "code", *IDENTITY)]
     candidates: dict[int, list] = {}
     for chunk in _chunks(sorted(set(structure_ids)), 900):
         query = sa.select(*columns).where(calculations.c.structure_id.in_(chunk), calculations.c.energy.is_not(None))
@@ -111,7 +115,7 @@ def _same_run_elsewhere(connection, records: list[Record], structure_ids: list[i
             candidates.setdefault(row.structure_id, []).append(row)
     found = []
     for record, structure_id in zip(records, structure_ids):
-        match = next((row.hash for row in candidates.get(structure_id, [])
+        match = next((row for row in candidates.get(structure_id, [])
                       if row.code == record.code and same_result(row.energy, record) and _agree(row, record)), None)
         found.append(match)
     return found
@@ -129,11 +133,12 @@ def _agree(row, record: Record) -> bool:
     return True
 
 
-def _existing_energies(connection, keys: Iterable[str]) -> dict[str, float | None]:
-    found: dict[str, float | None] = {}
+def _existing_calculations(connection, keys: Iterable[str]) -> dict[str, tuple[int, float | None]]:
+    """hash -> (id, energy) of the stored calculations among ``keys``."""
+    found: dict[str, tuple[int, float | None]] = {}
     for chunk in _chunks(sorted(set(keys)), 900):
-        query = sa.select(calculations.c.hash, calculations.c.energy).where(calculations.c.hash.in_(chunk))
-        found.update(tuple(row) for row in connection.execute(query))
+        query = sa.select(calculations.c.hash, calculations.c.id, calculations.c.energy).where(calculations.c.hash.in_(chunk))
+        found.update((row.hash, (row.id, row.energy)) for row in connection.execute(query))
     return found
 
 

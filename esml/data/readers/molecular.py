@@ -112,7 +112,7 @@ def _jobs(path: Path, parser: str) -> list:
     text = _text(path)
     parts = text.split(start)
     if len(parts) <= 2:
-        return [str(path)]
+        return [io.StringIO(text)]  # the text already read, not the file read again
     jobs = [start + part for part in parts[1:]]
     jobs[0] = parts[0] + jobs[0]
     return [io.StringIO(job) for job in jobs]

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all bench bench-data bench-potentials bench-active bench-serve bench-properties bench-materials bench-qmc bench-xc bench-search peers clean
+.PHONY: demo test test-all bench bench-data bench-potentials bench-active bench-serve bench-properties bench-materials bench-qmc bench-xc bench-search bench-disorder peers clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,12 @@ bench-active: $(STAMP)
 # Global minima of LJ13/38/55/75: the learned search policy against tuned basin hopping (about an hour on 2 cores).
 bench-search: $(STAMP)
 	$(BIN)/python benchmarks/search_lj.py --workers 2
+
+# The 3D Anderson transition learned by a network, from bars and from level statistics (realisations cached in benchmarks/data/anderson:
+# from scratch about 35 minutes each on 2 cores, from the committed cache a minute).
+bench-disorder: $(STAMP)
+	$(BIN)/python benchmarks/anderson.py --probe transfer --workers 2
+	$(BIN)/python benchmarks/anderson.py --probe levels --workers 2
 
 bench-serve: $(STAMP)
 	$(BIN)/python benchmarks/serve_load.py

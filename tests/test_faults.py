@@ -253,6 +253,21 @@ CASES = [
     ("search: a model file missing", ["search", "{out}.pt", "{labeled}", "--out", "{out}"], 2, "no such model file"),
     ("search-policy: sizes not numbers", ["search-policy", "--sizes", "a,b", "--out", "{out}.json"], 2, "--sizes 'a,b'"),
     ("search-policy: output is a folder", ["search-policy", "--out", "{folder}"], 2, "is a folder"),
+    # esml anderson
+    ("anderson: sizes not numbers", ["anderson", "--sizes", "8,x", "--out", "{out}"], 2, "--sizes '8,x'"),
+    ("anderson: too few sizes", ["anderson", "--sizes", "8,10", "--out", "{out}"], 2, "at least 3 lattice sizes"),
+    ("anderson: a lattice too small", ["anderson", "--sizes", "2,3,4", "--out", "{out}"], 2, "give L ≥ 4"),
+    ("anderson: a grid with a negative step", ["anderson", "--disorders", "18:14:-1", "--out", "{out}"], 2, "positive step"),
+    ("anderson: extended above localised", ["anderson", "--extended", "22", "--localised", "20", "--out", "{out}"], 2,
+     "every extended one below"),
+    ("anderson: too few levels for a block", ["anderson", "--probe", "levels", "--half-width", "0.05", "--out", "{out}"], 2,
+     "too few for blocks"),
+    ("anderson: the network seeing more exponents than kept", ["anderson", "--inputs", "5", "--out", "{out}"], 2,
+     "the network sees 1 to --keep"),
+    ("anderson: an unknown probe", ["anderson", "--probe", "wavefunctions", "--out", "{out}"], 2, "choose transfer or levels"),
+    ("anderson: more exponents than a bar has", ["anderson", "--keep", "20", "--training-sizes", "4,5", "--out", "{out}"], 2,
+     "has only 16 exponents"),
+    ("anderson: a file as run folder", ["anderson", "--out", "{junk}"], 2, "is a file"),
 ]
 
 

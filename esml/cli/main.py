@@ -14,6 +14,7 @@ from esml.cli import (
     data,
     datasets,
     demo,
+    disorder,
     evaluate,
     interpret,
     label,
@@ -57,6 +58,7 @@ app.command("sisso")(interpret.sisso_command)
 app.command("attribute")(interpret.attribute_command)
 app.add_typer(materials.app, name="materials")
 app.command("vmc")(qmc.vmc_command)
+app.command("anderson")(disorder.anderson_command)
 app.add_typer(xc.app, name="xc")
 app.command("search")(search.search_command)
 app.command("search-policy")(search.search_policy_command)

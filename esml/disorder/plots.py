@@ -1,0 +1,53 @@
+"""The network's output against W for each L (the curves cross at W_c), and their collapse onto
+one scaling function."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from esml.atomic import write_atomically
+
+
+def plot_study(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fit = result["network"]
+    figure, (curves, collapse) = plt.subplots(1, 2, figsize=(11, 4.2))
+    sizes = sorted({p["size"] for p in fit["points"]})
+    colours = plt.cm.viridis(np.linspace(0, 0.9, len(sizes) + 1))
+    critical, exponent = fit["w_c"], fit["nu"]
+    for colour, size in zip(colours, sizes):
+        points = sorted((p for p in fit["points"] if p["size"] == size), key=lambda p: p["disorder"])
+        w = np.array([p["disorder"] for p in points])
+        q = np.array([p["value"] for p in points])
+        e = np.array([p["error"] for p in points])
+        curves.errorbar(w, q, e, fmt="o", ms=3, color=colour, label=f"L = {size}")
+        fine = np.linspace(w.min(), w.max(), 100)
+        curves.plot(fine, _scaling(fit, size, fine), color=colour, lw=0.8)
+        collapse.errorbar((w - critical) / critical * size ** (1 / exponent), q, e, fmt="o", ms=3, color=colour,
+                          label=f"L = {size}")
+    for point in fit["unseen"]:
+        curves.errorbar(point["disorder"], point["value"], point["error"], fmt="s", mfc="none", color=colours[-1],
+                        label=f"L = {point['size']} (unseen)" if point is fit["unseen"][0] else None)
+    curves.axvline(critical, color="grey", ls="--", lw=0.8)
+    curves.set(xlabel="disorder W (units of t)", ylabel="network output: logit P(extended)",
+               title=f"W_c = {critical:.2f} ± {fit['w_c_error']:.2f}")
+    x = np.concatenate([(np.array([p["disorder"] for p in fit["points"]]) - critical) / critical
+                        * np.array([p["size"] for p in fit["points"]]) ** (1 / exponent)])
+    fine = np.linspace(x.min(), x.max(), 100)
+    collapse.plot(fine, np.polynomial.polynomial.polyval(fine, fit["coefficients"]), color="black", lw=0.8)
+    collapse.set(xlabel="(W − W_c)/W_c · L^(1/ν)", ylabel="network output", title=f"ν = {exponent:.2f} ± {fit['nu_error']:.2f}")
+    curves.legend(fontsize=7)
+    figure.tight_layout()
+    write_atomically(path, lambda temporary: figure.savefig(temporary, dpi=120, format="png"))
+    plt.close(figure)
+
+
+def _scaling(fit: dict, size: int, disorder: np.ndarray) -> np.ndarray:
+    x = (disorder - fit["w_c"]) / fit["w_c"] * size ** (1 / fit["nu"])
+    return np.polynomial.polynomial.polyval(x, fit["coefficients"])

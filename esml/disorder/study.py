@@ -65,16 +65,14 @@ def run_study(study: AndersonStudy, folder: Path, workers: int = 1,
     def network(realisations):
         return realisation_outputs(training, realisations)
 
-    def classical(realisations):
-        if study.probe == "levels":
-            return (np.array([r.mean() if len(r) else np.nan for r in realisations]),
-                    np.array([len(r) for r in realisations]))
-        return np.array([r[:, 0].mean() for r in realisations]), np.array([len(r) for r in realisations])
+    def classical(realisations):  # ⟨r⟩ of the ratios, or the mean smallest exponent × L of the segments
+        numbers = [r if study.probe == "levels" else r.reshape(-1, study.keep)[:, 0] for r in realisations]
+        return np.array([n.mean() if len(n) else np.nan for n in numbers]), np.array([len(n) for n in numbers])
 
-    classical_inputs = {point: data[point].values if study.probe == "levels" else samples[point] for point in everything}
+    raw = {point: data[point].values for point in everything}
     result = {"study": asdict(study), "validation_accuracy": training.validation_accuracy,
               "training_samples": training.samples_seen, "classical_statistic": CLASSICAL[study.probe]}
-    for name, statistic, realisations in (("network", network, samples), ("classical", classical, classical_inputs)):
+    for name, statistic, realisations in (("network", network, samples), ("classical", classical, raw)):
         result[name] = _scaling_report(parts, realisations, statistic, study)
     result["training_points"] = [asdict(_estimate(point, samples[point], network)) for point in parts["training"]]
     return result, training

@@ -171,3 +171,4 @@ def test_esml_anderson_writes_its_results_plot_and_network(tmp_path):
     assert result["study"]["sizes"] == [4, 5, 6] and result["network"]["unseen"] == []
     assert (tmp_path / "run" / "anderson.png").stat().st_size > 10_000 and (tmp_path / "run" / "network.pt").exists()
     assert "W_c =" in run.stdout + run.stderr
+

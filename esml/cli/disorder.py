@@ -121,3 +121,33 @@ def _sizes(text: str | None, option: str) -> tuple[int, ...] | None:
         return tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise EsmlError(f"{option} {text!r}: give whole lattice sizes separated by commas, e.g. 8,10,12") from None
+
+
+def structure_command(
+    cell: Path = typer.Argument(..., help="A periodic cell (any format ASE reads; the last frame of a trajectory)."),
+    cutoff: float = typer.Option(..., min=0.1, help="Bond length cutoff (Å), e.g. 2.85 for Si, 1.85 for C."),
+    r_max: float = typer.Option(6.0, min=0.5, help="g(r) up to this distance (Å), at most the cell's width."),
+    json_out: Path = typer.Option(None, "--json", help="Write the report as JSON here."),
+    plot: Path = typer.Option(None, help="Write g(r) and the bond-angle distribution here (PNG)."),
+) -> None:
+    """The structure of a disordered (or crystalline) cell: density, coordination, g(r) peaks, bond angles, rings."""
+    from dataclasses import asdict
+
+    from esml.atomic import check_outputs, write_text
+    from esml.cli.console import console
+    from esml.disorder.plots import plot_structure
+    from esml.disorder.structure import bond_angles, radial_distribution, structure_report
+    from esml.structures import read_structures
+
+    check_outputs((json_out, "the report", "report.json"), (plot, "the plot", "structure.png"))
+    atoms = read_structures(cell)[-1]
+    report = structure_report(atoms, cutoff, r_max)
+    shares = ", ".join(f"{n}-fold {share:.1%}" for n, share in report.coordination.items())
+    console.print(f"{atoms.get_chemical_formula()}: {report.density:.3f} g/cm³; coordination {report.mean_coordination:.3f} "
+                  f"({shares}); g(r) peaks at {', '.join(f'{r:.3f}' for r in report.rdf_peaks)} Å; mean bond angle "
+                  f"{report.mean_angle:.2f}°; rings {report.rings}")
+    if json_out:
+        write_text(json_out, json.dumps(asdict(report), indent=1))
+    if plot:
+        radii, rdf = radial_distribution(atoms, r_max)
+        plot_structure(radii, rdf, bond_angles(atoms, cutoff), plot, atoms.get_chemical_formula())

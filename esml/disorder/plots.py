@@ -51,3 +51,21 @@ def plot_study(result: dict, path: Path) -> None:
 def _scaling(fit: dict, size: int, disorder: np.ndarray) -> np.ndarray:
     x = (disorder - fit["w_c"]) / fit["w_c"] * size ** (1 / fit["nu"])
     return np.polynomial.polynomial.polyval(x, fit["coefficients"])
+
+
+def plot_structure(radii: np.ndarray, rdf: np.ndarray, angles: np.ndarray, path: Path, title: str) -> None:
+    """g(r) and the bond-angle distribution of one cell."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    left.plot(radii, rdf, lw=1)
+    left.axhline(1, color="grey", lw=0.6, ls=":")
+    left.set(xlabel="r (Å)", ylabel="g(r)", title=title)
+    right.hist(angles, bins=90, range=(0, 180), density=True)
+    right.set(xlabel="bond angle (degrees)", ylabel="density")
+    figure.tight_layout()
+    write_atomically(path, lambda temporary: figure.savefig(temporary, dpi=120, format="png"))
+    plt.close(figure)

@@ -87,6 +87,8 @@ def test_sampling_resumes_from_its_cache_and_does_not_depend_on_workers(tmp_path
         for i, j in zip(order_a, order_b):
             assert np.allclose(a.values[i], b.values[j], atol=1e-6)  # float32 on disk
     assert len(fresh[grown[0]].indices) == 5
+    fewer = sample([Point(6, 16.0, 2)], tmp_path / "one", compute)  # a smaller study in the same cache
+    assert sorted(fewer[Point(6, 16.0, 2)].indices) == [0, 1]
 
 
 def test_the_network_tells_extended_from_localised_levels():

@@ -20,7 +20,7 @@ SAVE_EVERY = 20.0  # seconds between saves of a point's file while its realisati
 
 @dataclass(frozen=True)
 class Point:
-    """``realisations`` random realisations of the L×L×L lattice at disorder W."""
+    """``realisations`` random realisations of size L (a cube's edge, or a bar's width) at disorder W."""
 
     size: int
     disorder: float
@@ -72,7 +72,8 @@ def sample(points: Iterable[Point], cache: Path, compute: Callable[[int, float, 
     todo = [(point, index) for point in points for index in sorted(set(range(point.realisations)) - set(data[point].indices))]
     # the largest lattices first, so the workers finish together
     todo.sort(key=lambda task: -task[0].size)
-    total, done = sum(p.realisations for p in points), sum(len(data[p].indices) for p in points)
+    total = sum(p.realisations for p in points)
+    done = total - len(todo)
     if on_progress:
         on_progress(done, total)
     dirty, last_save = set(), time.monotonic()
@@ -97,7 +98,16 @@ def sample(points: Iterable[Point], cache: Path, compute: Callable[[int, float, 
             for future in pending:
                 future.cancel()
             _save(cache, data, dirty)
-    return data
+    # a cache may hold more realisations than asked for (kept for the larger study that made them);
+    # a study uses 0…n-1 only, in index order, so its result depends neither on what else the cache
+    # holds nor on which worker finished first
+    return {point: _first(data[point], point.realisations) for point in points}
+
+
+def _first(data: PointData, count: int) -> PointData:
+    """Realisations 0…count-1 in the order of their index, whatever order they were computed in."""
+    kept = sorted(((i, v) for i, v in zip(data.indices, data.values) if i < count), key=lambda pair: pair[0])
+    return PointData([index for index, _ in kept], [values for _, values in kept])
 
 
 def _save(cache: Path, data: dict[Point, PointData], dirty: set) -> None:

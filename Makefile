@@ -61,7 +61,7 @@ bench-search: $(STAMP)
 	$(BIN)/python benchmarks/search_lj.py --workers 2
 
 # The 3D Anderson transition learned by a network, from bars and from level statistics (realisations cached in benchmarks/data/anderson:
-# from scratch about 35 minutes each on 2 cores, from the committed cache a minute).
+# from scratch 26 (bars) and 33 (levels) minutes on 2 cores, from the committed cache a minute).
 bench-disorder: $(STAMP)
 	$(BIN)/python benchmarks/anderson.py --probe transfer --workers 2
 	$(BIN)/python benchmarks/anderson.py --probe levels --workers 2

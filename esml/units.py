@@ -16,3 +16,4 @@ HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM: float = _ase.Hartree / _ase.Bohr
 KCAL_PER_MOL_TO_EV: float = _ase.kcal / _ase.mol
 DEBYE_TO_E_ANGSTROM: float = _ase.Debye
 HARTREE_TO_KCAL_PER_MOL: float = _ase.Hartree / (_ase.kcal / _ase.mol)
+AMU_PER_CUBIC_ANGSTROM_TO_G_PER_CM3: float = _ase._amu * 1e3 / 1e-24  # kg → g, Å³ → cm³

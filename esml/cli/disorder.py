@@ -95,32 +95,29 @@ def anderson_command(
 
 def _values(text: str | None, option: str) -> tuple[float, ...] | None:
     """A comma list (14,15,16) or a grid start:stop:step (14:18:0.5); None when not given."""
+    from esml.cli.lists import numbers
     from esml.disorder.config import grid
     from esml.errors import EsmlError
 
     if text is None:
         return None
+    if ":" not in text:
+        return numbers(text, option, float, "disorders", "14.5,15,15.5 (or a grid 14.5:18.5:0.5)")
     try:
-        if ":" in text:
-            start, stop, step = (float(part) for part in text.split(":"))
-            if step <= 0 or stop < start:
-                raise ValueError
-            return grid(start, stop, step)
-        return tuple(float(part) for part in text.split(",") if part.strip())
+        start, stop, step = (float(part) for part in text.split(":"))
+        valid = step > 0 and stop >= start
     except ValueError:
+        valid = False
+    if not valid:
         raise EsmlError(f"{option} {text!r}: give numbers separated by commas, or start:stop:step with a positive "
-                        "step, e.g. 14.5:18.5:0.5") from None
+                        "step, e.g. 14.5:18.5:0.5")
+    return grid(start, stop, step)
 
 
 def _sizes(text: str | None, option: str) -> tuple[int, ...] | None:
-    from esml.errors import EsmlError
+    from esml.cli.lists import numbers
 
-    if text is None:
-        return None
-    try:
-        return tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise EsmlError(f"{option} {text!r}: give whole lattice sizes separated by commas, e.g. 8,10,12") from None
+    return None if text is None else numbers(text, option, int, "whole lattice sizes", "8,10,12")
 
 
 def structure_command(

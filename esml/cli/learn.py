@@ -111,10 +111,9 @@ def read_start(start: Path | None):
 
 
 def parse_temperatures(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise EsmlError(f"--temperature {text!r}: give temperatures in K separated by commas, e.g. 300,600") from None
+    from esml.cli.lists import numbers
+
+    values = numbers(text, "--temperature", float, "temperatures in K", "300,600")
     if not values or any(v <= 0 for v in values):
         raise EsmlError(f"--temperature {text!r}: give one or more positive temperatures in K, e.g. 300,600")
     return values

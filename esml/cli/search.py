@@ -103,13 +103,10 @@ def search_policy_command(
     """Train a move policy by evolution strategies on Lennard-Jones clusters of the given sizes."""
     from esml.atomic import check_outputs
     from esml.cli.console import console
-    from esml.errors import EsmlError
+    from esml.cli.lists import numbers
     from esml.search.training import reference_targets, train_policy
 
-    try:
-        size_list = tuple(int(n) for n in sizes.split(","))
-    except ValueError:
-        raise EsmlError(f"--sizes {sizes!r}: give whole numbers separated by commas, e.g. 26,30,34") from None
+    size_list = numbers(sizes, "--sizes", int, "whole numbers", "26,30,34")
     training = replace(TRAINING, sizes=size_list, generations=generations, pairs=pairs, episodes=episodes,
                        evaluations=evaluations, seed=seed).checked()
     check_outputs((out, "the policy", "policy.json"))

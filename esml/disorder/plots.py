@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from esml.atomic import write_atomically
+from esml.disorder.scaling import scaling_function, scaling_variable
 
 
 def plot_study(result: dict, path: Path) -> None:
@@ -28,8 +29,9 @@ def plot_study(result: dict, path: Path) -> None:
         e = np.array([p["error"] for p in points])
         curves.errorbar(w, q, e, fmt="o", ms=3, color=colour, label=f"L = {size}")
         fine = np.linspace(w.min(), w.max(), 100)
-        curves.plot(fine, _scaling(fit, size, fine), color=colour, lw=0.8)
-        collapse.errorbar((w - critical) / critical * size ** (1 / exponent), q, e, fmt="o", ms=3, color=colour,
+        curves.plot(fine, scaling_function(fit["coefficients"], scaling_variable(size, fine, critical, exponent)),
+                    color=colour, lw=0.8)
+        collapse.errorbar(scaling_variable(size, w, critical, exponent), q, e, fmt="o", ms=3, color=colour,
                           label=f"L = {size}")
     for point in fit["unseen"]:
         curves.errorbar(point["disorder"], point["value"], point["error"], fmt="s", mfc="none", color=colours[-1],
@@ -37,20 +39,14 @@ def plot_study(result: dict, path: Path) -> None:
     curves.axvline(critical, color="grey", ls="--", lw=0.8)
     curves.set(xlabel="disorder W (units of t)", ylabel="network output: logit P(extended)",
                title=f"W_c = {critical:.2f} ± {fit['w_c_error']:.2f}")
-    x = np.concatenate([(np.array([p["disorder"] for p in fit["points"]]) - critical) / critical
-                        * np.array([p["size"] for p in fit["points"]]) ** (1 / exponent)])
+    x = scaling_variable([p["size"] for p in fit["points"]], [p["disorder"] for p in fit["points"]], critical, exponent)
     fine = np.linspace(x.min(), x.max(), 100)
-    collapse.plot(fine, np.polynomial.polynomial.polyval(fine, fit["coefficients"]), color="black", lw=0.8)
+    collapse.plot(fine, scaling_function(fit["coefficients"], fine), color="black", lw=0.8)
     collapse.set(xlabel="(W − W_c)/W_c · L^(1/ν)", ylabel="network output", title=f"ν = {exponent:.2f} ± {fit['nu_error']:.2f}")
     curves.legend(fontsize=7)
     figure.tight_layout()
     write_atomically(path, lambda temporary: figure.savefig(temporary, dpi=120, format="png"))
     plt.close(figure)
-
-
-def _scaling(fit: dict, size: int, disorder: np.ndarray) -> np.ndarray:
-    x = (disorder - fit["w_c"]) / fit["w_c"] * size ** (1 / fit["nu"])
-    return np.polynomial.polynomial.polyval(x, fit["coefficients"])
 
 
 def plot_structure(radii: np.ndarray, rdf: np.ndarray, angles: np.ndarray, path: Path, title: str) -> None:

@@ -33,10 +33,12 @@ class ScalingFit:
     dof: int
 
     def predict(self, size: float, disorder: np.ndarray) -> np.ndarray:
-        return scaling_function(self.coefficients, self.scaling_variable(size, disorder))
+        return scaling_function(self.coefficients, scaling_variable(size, disorder, self.critical_disorder, self.exponent))
 
-    def scaling_variable(self, size: float, disorder: np.ndarray) -> np.ndarray:
-        return (np.asarray(disorder) - self.critical_disorder) / self.critical_disorder * size ** (1 / self.exponent)
+
+def scaling_variable(size, disorder, critical: float, exponent: float):
+    """x = (W − W_c)/W_c · L^(1/ν)."""
+    return (np.asarray(disorder) - critical) / critical * np.asarray(size, dtype=float) ** (1 / exponent)
 
 
 def weighted_estimate(size: int, disorder: float, values: np.ndarray, weights: np.ndarray) -> Estimate:
@@ -80,14 +82,11 @@ def fit_scaling(estimates: list[Estimate], order: int = 3, guess: float | None =
     # W_c is sought inside the sampled window: a crossing outside it is not measured, only extrapolated
     critical = float(np.clip(crossing_guess(estimates) if guess is None else guess, disorder.min(), disorder.max()))
 
-    def variable(params):
-        return (disorder - params[0]) / params[0] * size ** (1 / params[1])
-
-    start_x = (disorder - critical) / critical * size ** (1 / EXPONENT_GUESS)
-    start = np.polynomial.polynomial.polyfit(start_x, value, order, w=1 / error)
+    start = np.polynomial.polynomial.polyfit(scaling_variable(size, disorder, critical, EXPONENT_GUESS), value, order,
+                                             w=1 / error)
 
     def residuals(params):
-        return (scaling_function(params[2:], variable(params)) - value) / error
+        return (scaling_function(params[2:], scaling_variable(size, disorder, params[0], params[1])) - value) / error
 
     solution = scipy.optimize.least_squares(residuals, np.concatenate([[critical, EXPONENT_GUESS], start]),
                                             bounds=([disorder.min(), 0.3] + [-np.inf] * (order + 1),

@@ -13,6 +13,7 @@ import numpy as np
 from ase import Atoms
 
 from esml.errors import EsmlError
+from esml.units import AMU_PER_CUBIC_ANGSTROM_TO_G_PER_CM3
 
 
 @dataclass(frozen=True)
@@ -38,23 +39,22 @@ def check_cell(atoms: Atoms, cutoff: float) -> None:
 
 def cell_width(atoms: Atoms) -> float:
     """The smallest distance between opposite faces of the cell."""
-    faces = np.linalg.norm(np.cross(atoms.cell[[1, 2, 0]], atoms.cell[[2, 0, 1]]), axis=1)
-    return float(np.min(atoms.cell.volume / faces))
+    return float(np.min(atoms.cell.volume / atoms.cell.areas()))
 
 
-def neighbour_pairs(atoms: Atoms, cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(i, j, vector from i to j) of every ordered bonded pair."""
+def bonds(atoms: Atoms, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
+    """(i, vector from i to its neighbour) of every ordered bonded pair, sorted by i."""
     from matscipy.neighbours import neighbour_list
 
     check_cell(atoms, cutoff)
-    first, second, vectors = neighbour_list("ijD", atoms, cutoff)
-    return first, second, vectors
+    first, vectors = neighbour_list("iD", atoms, cutoff)
+    order = np.argsort(first, kind="stable")
+    return first[order], vectors[order]
 
 
 def coordination(atoms: Atoms, cutoff: float) -> np.ndarray:
     """Each atom's number of neighbours within ``cutoff``."""
-    first, _, _ = neighbour_pairs(atoms, cutoff)
-    return np.bincount(first, minlength=len(atoms))
+    return np.bincount(bonds(atoms, cutoff)[0], minlength=len(atoms))
 
 
 def radial_distribution(atoms: Atoms, r_max: float, bins: int = 200) -> tuple[np.ndarray, np.ndarray]:
@@ -85,13 +85,15 @@ def rdf_peaks(radii: np.ndarray, rdf: np.ndarray, count: int = 2, width: float =
 
 def bond_angles(atoms: Atoms, cutoff: float) -> np.ndarray:
     """Every angle (degrees) between two bonds of one atom."""
-    first, _, vectors = neighbour_pairs(atoms, cutoff)
+    return _angles(*bonds(atoms, cutoff), len(atoms))
+
+
+def _angles(first: np.ndarray, vectors: np.ndarray, n_atoms: int) -> np.ndarray:
     angles = []
-    for atom in range(len(atoms)):
-        bonds = vectors[first == atom]
-        if len(bonds) < 2:
+    for own in np.split(vectors, np.cumsum(np.bincount(first, minlength=n_atoms))[:-1]):
+        if len(own) < 2:
             continue
-        unit = bonds / np.linalg.norm(bonds, axis=1)[:, None]
+        unit = own / np.linalg.norm(own, axis=1)[:, None]
         cosines = (unit @ unit.T)[np.triu_indices(len(unit), 1)]
         angles.append(np.degrees(np.arccos(np.clip(cosines, -1, 1))))
     return np.concatenate(angles) if angles else np.zeros(0)
@@ -108,12 +110,13 @@ def ring_statistics(atoms: Atoms, cutoff: float, max_size: int = 10) -> dict[int
 
 def structure_report(atoms: Atoms, cutoff: float, r_max: float = 6.0) -> StructureReport:
     """The figures an amorphous-structure study compares with diffraction and with other models."""
-    numbers = coordination(atoms, cutoff)
+    first, vectors = bonds(atoms, cutoff)  # one neighbour list for coordination and angles
+    numbers = np.bincount(first, minlength=len(atoms))
     values, counts = np.unique(numbers, return_counts=True)
     radii, rdf = radial_distribution(atoms, r_max)
-    angles = bond_angles(atoms, cutoff)
+    angles = _angles(first, vectors, len(atoms))
     return StructureReport(
-        density=float(atoms.get_masses().sum() / atoms.cell.volume * 1.66053906660),
+        density=float(atoms.get_masses().sum() / atoms.cell.volume * AMU_PER_CUBIC_ANGSTROM_TO_G_PER_CM3),
         coordination={int(v): float(c / len(atoms)) for v, c in zip(values, counts)},
         mean_coordination=float(numbers.mean()), rdf_peaks=rdf_peaks(radii, rdf),
         mean_angle=float(angles.mean()) if len(angles) else float("nan"),

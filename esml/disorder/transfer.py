@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse
 
+from esml.disorder.anderson import realisation_seed
 from esml.errors import EsmlError
 
 REORTHONORMALISE = 8  # slices between QR steps: growth over them stays far inside double precision
@@ -63,6 +64,4 @@ def segment_exponents(size: int, disorder: float, segments: int, aspect: int, ke
 def bar_realisation(size: int, disorder: float, index: int, seed: int, segments: int, aspect: int, keep: int,
                     energy: float = 0.0) -> np.ndarray:
     """Realisation ``index`` of a bar of width L: its segments' smallest exponents × L, (segments, keep)."""
-    from esml.disorder.anderson import realisation_seed
-
     return segment_exponents(size, disorder, segments, aspect, keep, realisation_seed(seed, size, disorder, index), energy)

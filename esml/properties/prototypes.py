@@ -138,7 +138,7 @@ def at_strain(frame: Atoms, strain: float) -> Atoms:
 
 def _frame(base: Atoms, strain: float, min_width: float, name: str, label: str) -> Atoms:
     atoms = at_strain(base, strain)
-    widths = atoms.cell.volume / np.linalg.norm(np.cross(atoms.cell[[1, 2, 0]], atoms.cell[[2, 0, 1]]), axis=1)
+    widths = atoms.cell.volume / atoms.cell.areas()  # distances between opposite faces
     repeat = [max(1, int(np.ceil(min_width / w))) for w in widths]
     atoms = atoms.repeat(repeat)
     atoms.info.update({"prototype": name, "aflow": label, "formula": base.get_chemical_formula(empirical=True),

@@ -68,9 +68,11 @@ def fresh_postgres_database():
     try:
         yield sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
+        try:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        finally:
+            admin.dispose()  # even when the drop fails: no connection is left for the garbage collector
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all bench bench-data bench-potentials bench-active bench-serve bench-properties bench-materials bench-qmc bench-xc bench-search bench-disorder peers clean
+.PHONY: demo test test-all bench bench-data bench-potentials bench-active bench-serve bench-properties bench-materials bench-qmc bench-xc bench-search bench-disorder bench-force-fields peers clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ bench-potentials: $(STAMP) $(PEER_VENVS)
 	$(BIN)/python benchmarks/potential_speed.py
 	$(BIN)/python benchmarks/potential_md.py --dataset aspirin-500K --reference gfn2-xtb
 	$(BIN)/python benchmarks/ensemble_calibration.py --members 4 --minutes 3
+
+# The force-field tables (issue #35): revised MD17 and 3BPA, esml's mace beside MACE trained on this machine.
+bench-force-fields: $(STAMP) benchmarks/peers/.venv-mace/.installed
+	cd benchmarks && ../$(BIN)/python force_field_tables.py --table rmd17 --molecule aspirin --splits 1 --minutes 55 --parallel
+	cd benchmarks && ../$(BIN)/python force_field_tables.py --table 3bpa --minutes 40 --parallel
 
 # esml learn against random sampling, scored on independent 300 K + 600 K frames (issue #6).
 bench-active: $(STAMP)

@@ -40,6 +40,18 @@ class Potential(nn.Module):
         self.register_buffer("self_energies", energies)
         self.register_buffer("energy_scale", torch.tensor(float(energy_scale), dtype=torch.float64))
 
+    #: Buffers kept in float64 whatever the model's precision (see ``_apply``).
+    EXACT_BUFFERS: ClassVar[tuple[str, ...]] = ("self_energies", "energy_scale")
+
+    def _apply(self, fn, recurse=True):
+        # .to(float32) would round the reference energies (thousands of eV for a molecule, so steps of
+        # ~0.1 meV per atom: an offset of a meV per structure); they follow device moves only.
+        exact = {name: self._buffers[name] for name in self.EXACT_BUFFERS}
+        super()._apply(fn, recurse)
+        for name, value in exact.items():
+            self._buffers[name] = value.to(self._buffers[name].device)
+        return self
+
     @property
     def n_members(self) -> int:
         return 1

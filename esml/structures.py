@@ -24,7 +24,7 @@ def read_structures(path: str | Path) -> list[Atoms]:
     if path.is_dir():
         raise EsmlError(f"{path} is a folder; give a structure file (extxyz, xyz, POSCAR, ...)")
     try:
-        frames = ase.io.read(path, index=":")
+        frames = read_md17_npz(path) if path.suffix == ".npz" else ase.io.read(path, index=":")
     except Exception as error:  # ase.io raises many types for unreadable files
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise EsmlError(
@@ -35,6 +35,29 @@ def read_structures(path: str | Path) -> list[Atoms]:
         raise EsmlError(f"{path}: holds no atoms; give a file with at least one structure")
     for index, atoms in enumerate(frames):
         check_positions(atoms, describe(atoms, index))
+    return frames
+
+
+#: The keys of (revised) MD17's npz files: energies in kcal/mol, forces in kcal/mol/Å, positions in Å.
+MD17_KEYS = ("nuclear_charges", "coords", "energies", "forces")
+
+
+def read_md17_npz(path: Path) -> list[Atoms]:
+    """The labeled frames of a revised-MD17 npz file (Christensen & von Lilienfeld 2020), in eV and eV/Å."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.units import kcal, mol
+
+    with np.load(path) as data:
+        missing = [key for key in MD17_KEYS if key not in data]
+        if missing:
+            raise ValueError(f"an npz file without the revised-MD17 keys {', '.join(missing)}")
+        numbers, coords = data["nuclear_charges"], data["coords"]
+        energies, forces = data["energies"] * (kcal / mol), data["forces"] * (kcal / mol)
+    frames = []
+    for positions, energy, force in zip(coords, energies, forces):
+        atoms = Atoms(numbers=numbers, positions=positions)
+        atoms.calc = SinglePointCalculator(atoms, energy=float(energy), forces=force)
+        frames.append(atoms)
     return frames
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from ase import units
 from ase.build import molecule
+from ase.calculators.singlepoint import SinglePointCalculator
 from test_cli import assert_one_line_error, esml
 
 from esml.data.model_records import model_records
@@ -122,3 +123,41 @@ def test_train_from_a_store_dataset_uses_its_stored_splits(ethanol_file, tmp_pat
     assert model.file == str((tmp_path / "m.pt").resolve()) and model.kind == "ani"
     assert len(model.training_ids) == n_train + n_valid and model.record["dataset"] == "ethanol"
     assert model.record["test"]["force_mae"] > 0
+
+
+def test_a_mace_model_trains_on_revised_md17_files_with_isolated_atom_references(ethanol_frames, tmp_path):
+    """The tables' workflow: an npz in revised MD17's layout (kcal/mol), isolated-atom energies,
+    the MACE-class family with its recipe (moving average, stage two), then the test file."""
+    from ase.units import kcal, mol
+
+    def write_npz(path, frames):
+        np.savez(path, nuclear_charges=frames[0].numbers, coords=np.array([a.positions for a in frames]),
+                 energies=np.array([a.get_potential_energy() for a in frames]) / (kcal / mol),
+                 forces=np.array([a.get_forces() for a in frames]) / (kcal / mol))
+
+    write_npz(tmp_path / "train.npz", ethanol_frames[:16])
+    write_npz(tmp_path / "test.npz", ethanol_frames[16:])
+    isolated = [molecule(symbol) for symbol in ("H", "C", "O")]
+    for atoms, energy in zip(isolated, (-10.7, -48.5, -103.0)):
+        atoms.calc = SinglePointCalculator(atoms, energy=energy)
+    ase.io.write(tmp_path / "iso.xyz", isolated, format="extxyz")
+    model = tmp_path / "mace.pt"
+    run = esml("train", "--model", "mace", "--data", tmp_path / "train.npz", "--reference-energies", tmp_path / "iso.xyz",
+               "--epochs", "2", "--option", "features=4", "--option", "n_basis=4", "--out", model, "--quiet")
+    assert run.returncode == 0, run.stderr
+    from esml.potentials.files import load_with_metadata
+
+    potential, recorded = load_with_metadata(model)
+    assert potential.kind == "mace" and potential.self_energies.tolist() == [-10.7, -48.5, -103.0]
+    assert recorded["train_config"]["ema_decay"] == 0.99 and recorded["train_config"]["stage_two"] == 0.75
+    assert potential.config()["mean_neighbours"] == pytest.approx(8.0)  # ethanol within 5 Å: every other atom
+    run = esml("evaluate", model, tmp_path / "test.npz", "--json", tmp_path / "test.json")
+    assert run.returncode == 0, run.stderr
+    metrics = json.loads((tmp_path / "test.json").read_text())
+    assert metrics["n_structures"] == 8 and metrics["force_mae"] > 0
+    from esml.structures import read_structures
+
+    read_back = read_structures(tmp_path / "test.npz")  # kcal/mol in the file, eV in esml
+    for atoms, original in zip(read_back, ethanol_frames[16:]):
+        assert atoms.get_potential_energy() == pytest.approx(original.get_potential_energy(), abs=1e-9)
+        np.testing.assert_allclose(atoms.get_forces(), original.get_forces(), atol=1e-9)

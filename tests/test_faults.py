@@ -5,7 +5,7 @@ Arguments are formatted with the paths of a scratch folder: {labeled} (labeled w
 {model} (a small ANI model), {store} (a store with those frames), {folder} (an empty folder),
 {junk} (a text file that is nothing esml reads), {torch_dict} (a torch file that is not a model),
 {cell} (a periodic cell), {cell_labeled} (one with an energy), {empty}, {truncated} and {binary} (broken
-structure files), {unlabeled} (a structure without results), {table} (a small CSV table), {out} (a path
+structure files), {unlabeled} (a structure without results), {table} (a small CSV table), {npz} (arrays that are not revised MD17), {out} (a path
 that does not exist yet). The files are hashed before and after every case: a refusal changes nothing.
 """
 
@@ -116,6 +116,10 @@ CASES = [
     ("train: negative energy weight", ["train", "--data", "{labeled}", "--energy-weight", "-1", "-o", "{out}.pt"], 2, "loss weights must be non-negative"),
     ("train: both weights zero", ["train", "--data", "{labeled}", "--energy-weight", "0", "--force-weight", "0", "-o", "{out}.pt"], 2, "loss weights must be non-negative"),
     ("train: an option without a value", ["train", "--data", "{labeled}", "--option", "features", "-o", "{out}.pt"], 2, "model option 'features' is not"),
+    ("train: isolated atoms that are not one atom each", ["train", "--data", "{labeled}", "--reference-energies", "{labeled}", "-o", "{out}.pt"], 2, "is not one atom with an energy"),
+    ("train: an npz that is not revised MD17", ["train", "--data", "{npz}", "-o", "{out}.pt"], 2, "without the revised-MD17 keys"),
+    ("train: EMA decay above 1", ["train", "--data", "{labeled}", "--ema", "1.5", "-o", "{out}.pt"], 2, "between 0 and 1"),
+    ("train: stage two after the end", ["train", "--data", "{labeled}", "--stage-two", "2", "-o", "{out}.pt"], 2, "share of the training"),
     ("train: an option that is not JSON", ["train", "--data", "{labeled}", "--option", "hidden={{", "-o", "{out}.pt"], 2, "model options hidden={ rejected"),
     ("train: zero threads", ["train", "--data", "{labeled}", "--threads", "0", "-o", "{out}.pt"], 2, "invalid value for '--threads': Input"),
     ("train: negative time budget", ["train", "--data", "{labeled}", "--max-minutes", "-1", "-o", "{out}.pt"], 2, "invalid value for '--max-minutes': Input"),
@@ -295,7 +299,8 @@ def scratch(tmp_path_factory):
              "folder": folder / "empty", "junk": folder / "junk.xyz", "torch_dict": folder / "dict.pt",
              "cell": folder / "silicon.xyz", "empty": folder / "empty.xyz", "truncated": folder / "truncated.xyz",
              "binary": folder / "binary.xyz", "unlabeled": folder / "unlabeled.xyz",
-             "cell_labeled": folder / "silicon_labeled.xyz", "table": folder / "table.csv", "heavy": folder / "oganesson.xyz"}
+             "cell_labeled": folder / "silicon_labeled.xyz", "table": folder / "table.csv", "heavy": folder / "oganesson.xyz",
+             "npz": folder / "arrays.npz"}
     ase.io.write(paths["labeled"], frames, format="extxyz")
     save(ANIPotential([1, 8]), paths["model"])
     store = open_store(str(paths["store"]))
@@ -312,6 +317,7 @@ def scratch(tmp_path_factory):
     text = paths["labeled"].read_text()
     paths["truncated"].write_text(text[: len(text) // 2])  # the second frame cut in the middle
     paths["binary"].write_bytes(bytes(range(256)) * 8)
+    np.savez(paths["npz"], positions=np.zeros((2, 3)))
     ase.io.write(paths["unlabeled"], [molecule("H2O")], format="extxyz")
     silicon = bulk("Si")
     silicon.calc = SinglePointCalculator(silicon, energy=-10.0, forces=np.zeros((2, 3)))

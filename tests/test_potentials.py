@@ -10,17 +10,21 @@ from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_s
 from esml.calculator import PotentialCalculator
 from esml.errors import StructureError
 from esml.potentials import ANIPotential, CGCNNPotential, Ensemble, PaiNNPotential, ensemble_of, load, save
+from esml.potentials.mace import MACEPotential
 
 SMALL = {"ani": dict(hidden={1: [16, 8], 6: [16, 8], 8: [16, 8], 14: [16, 8]}), "painn": dict(features=16, layers=2),
-         "cgcnn": dict(features=16, layers=2, n_basis=12)}
-FAMILY = {"ani": ANIPotential, "painn": PaiNNPotential, "cgcnn": CGCNNPotential}
+         "cgcnn": dict(features=16, layers=2, n_basis=12),
+         "mace": dict(features=4, layers=2, l_max=2, correlation=3, n_basis=4, radial_hidden=8, readout_hidden=4)}
+FAMILY = {"ani": ANIPotential, "painn": PaiNNPotential, "cgcnn": CGCNNPotential, "mace": MACEPotential}
+#: e3nn divides every weight by the square root of its fan-in, so its natural weights are of order one
+WEIGHT_SCALE = {"mace": 1.0}
 
 
 def make(kind: str, species=(1, 6, 8), seed: int = 0, **extra):
     torch.manual_seed(seed)
     potential = FAMILY[kind](list(species), **SMALL[kind], **extra)
     for parameter in potential.parameters():  # untrained output layers are zero; give every weight a value
-        torch.nn.init.normal_(parameter, std=0.1)
+        torch.nn.init.normal_(parameter, std=WEIGHT_SCALE.get(kind, 0.1))
     return potential
 
 
@@ -35,7 +39,7 @@ def ethanol():
     return atoms
 
 
-KINDS = ["ani", "painn", "cgcnn"]
+KINDS = ["ani", "painn", "cgcnn", "mace"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -148,3 +152,43 @@ def test_stress_of_a_molecule_is_not_implemented(ethanol):
     ethanol.calc = PotentialCalculator(make("ani"))
     with pytest.raises(PropertyNotImplementedError):
         ethanol.get_stress()
+
+
+def test_mace_sees_angles_in_one_layer_from_correlation_order_two(ethanol):
+    """With one layer and correlation order 1 an atom's energy depends on its neighbours' distances
+    only; from order 2 on, the products of the atomic basis see the angle between two bonds."""
+
+    def energy_change_of_a_bend(correlation: int) -> float:
+        torch.manual_seed(0)
+        potential = MACEPotential([1, 8], features=4, layers=1, correlation=correlation, n_basis=4, radial_hidden=8,
+                                  readout_hidden=4, cutoff=1.2)  # H–H (≥ 1.5 Å) is outside: only the O–H bonds remain
+        for parameter in potential.parameters():
+            torch.nn.init.normal_(parameter, std=1.0)
+        calculator = float64_calculator(potential)
+        energies = []
+        for angle in (100, 120):  # the bond lengths stay 1 Å; only the H–O–H angle changes
+            water = Atoms("OH2", [(0, 0, 0), (1.0, 0, 0), (np.cos(np.radians(angle)), np.sin(np.radians(angle)), 0)])
+            water.calc = calculator
+            energies.append(water.get_potential_energy())
+        return abs(energies[1] - energies[0])
+
+    assert energy_change_of_a_bend(1) < 1e-12  # round-off
+    assert energy_change_of_a_bend(2) > 1e-8
+    assert energy_change_of_a_bend(3) > 1e-8
+
+
+def test_a_copied_mace_model_has_the_keys_of_the_original():
+    import copy
+
+    original = make("mace")
+    clone = copy.deepcopy(original)
+    assert set(clone.state_dict()) == set(original.state_dict())
+    assert all(torch.equal(clone.state_dict()[key], value) for key, value in original.state_dict().items())
+
+
+def test_reference_energies_stay_double_precision_in_a_single_precision_model():
+    """An aspirin-sized sum of references (−17,600 eV) in float32 would be off by about a meV."""
+    potential = make("ani", self_energies=[-13.587, -1029.1234567, -2041.7654321]).to(torch.float32)
+    assert potential.self_energies.dtype == torch.float64 and potential.energy_scale.dtype == torch.float64
+    assert potential.self_energies.tolist() == [-13.587, -1029.1234567, -2041.7654321]
+    assert next(potential.parameters()).dtype == torch.float32

@@ -271,7 +271,12 @@ def test_a_time_budget_holds_optimisation_and_evaluation_together():
     run = start(atom("He"), config, torch.device("cpu"))
     started = time.perf_counter()
     run = optimise(run)
+    evaluation_started = time.perf_counter()
     evaluation = evaluate(run, seconds=config.max_seconds - run.seconds)
     elapsed = time.perf_counter() - started
     assert 0 < run.step < config.steps and 2 <= evaluation.evaluation_steps < config.evaluation_steps
-    assert run.seconds < config.max_seconds and elapsed < config.max_seconds + 1.0  # one step's overshoot at most
+    # the overshoot is counted in steps (a loaded machine makes every step slower): at most one step of
+    # each stage past the budget, and the evaluation's two obligatory steps
+    evaluation_step = (time.perf_counter() - evaluation_started) / evaluation.evaluation_steps
+    overshoot = run.seconds / run.step + 2 * evaluation_step
+    assert run.seconds < config.max_seconds and elapsed < config.max_seconds + 1.0 + overshoot

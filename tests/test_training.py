@@ -11,7 +11,8 @@ from esml.training.config import TrainConfig
 from esml.training.data import split_frames
 from esml.training.run import train_ensemble, train_potential
 
-TINY = {"ani": {"hidden": {1: [16, 8], 6: [16, 8], 8: [16, 8]}}, "painn": {"features": 16, "layers": 2}}
+TINY = {"ani": {"hidden": {1: [16, 8], 6: [16, 8], 8: [16, 8]}}, "painn": {"features": 16, "layers": 2},
+        "mace": {"features": 8, "layers": 2, "n_basis": 6, "radial_hidden": 16}}
 
 
 def splits_of(frames):
@@ -22,7 +23,7 @@ def weights(path):
     return {k: v.clone() for k, v in load(path).state_dict().items()}
 
 
-@pytest.mark.parametrize("kind", ["ani", "painn"])
+@pytest.mark.parametrize("kind", ["ani", "painn", "mace"])
 def test_training_lowers_the_force_error_and_reports_test_metrics(kind, ethanol_frames, tmp_path):
     result = train_potential(kind, splits_of(ethanol_frames), tmp_path / "m.pt",
                              TrainConfig(max_epochs=25, batch_size=4, learning_rate=3e-3), TINY[kind])
@@ -55,6 +56,44 @@ def test_an_interrupted_run_resumes_to_the_same_model(ethanol_frames, tmp_path):
     train_potential("ani", splits, tmp_path / "resumed.pt", config, TINY["ani"], resume=True)
     straight, resumed = weights(tmp_path / "straight.pt"), weights(tmp_path / "resumed.pt")
     assert all(torch.allclose(straight[k], resumed[k], atol=1e-6) for k in straight)
+
+
+def test_the_moving_average_and_stage_two_resume_exactly_and_stage_two_searches_afresh(ethanol_frames, tmp_path):
+    from esml.potentials.files import metadata
+
+    recipe = dict(batch_size=4, patience=100, ema_decay=0.9, stage_two=0.5, stage_two_energy_weight=50.0, stage_two_lr_factor=0.1)
+    splits = splits_of(ethanol_frames)
+    train_potential("ani", splits, tmp_path / "straight.pt", TrainConfig(max_epochs=6, **recipe), TINY["ani"])
+    history = metadata(tmp_path / "straight.pt")["history"]
+    assert history[3]["learning_rate"] == pytest.approx(0.1 * history[2]["learning_rate"])  # stage two from epoch 4 of 6
+    assert history[3]["improved"]  # its validation loss weighs energies differently: the best is searched afresh
+    assert history[3]["valid_loss"] > history[2]["valid_loss"]
+
+    def interrupt_after_epoch_4(log):
+        if log.epoch == 4:  # in stage two, with a moving average: both must come back from the checkpoint
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_potential("ani", splits, tmp_path / "resumed.pt", TrainConfig(max_epochs=6, **recipe), TINY["ani"],
+                        on_epoch=interrupt_after_epoch_4)
+    train_potential("ani", splits, tmp_path / "resumed.pt", TrainConfig(max_epochs=6, **recipe), TINY["ani"], resume=True)
+    straight, resumed = weights(tmp_path / "straight.pt"), weights(tmp_path / "resumed.pt")
+    assert all(torch.allclose(straight[k], resumed[k], atol=1e-6) for k in straight)
+
+    raw = TrainConfig(max_epochs=6, **{**recipe, "ema_decay": None})
+    train_potential("ani", splits, tmp_path / "raw.pt", raw, TINY["ani"])
+    assert not all(torch.allclose(straight[k], weights(tmp_path / "raw.pt")[k]) for k in straight)  # the average is what is saved
+
+
+def test_a_time_budget_counts_every_session_of_a_resumed_run(ethanol_frames, tmp_path):
+    from esml.potentials.files import metadata
+
+    splits = splits_of(ethanol_frames)
+    train_potential("ani", splits, tmp_path / "m.pt", TrainConfig(max_epochs=3, batch_size=4), TINY["ani"])
+    spent = sum(epoch["seconds"] for epoch in metadata(tmp_path / "m.pt")["history"])
+    budget = TrainConfig(max_epochs=1000, batch_size=4, max_minutes=0.5 * spent / 60)  # already spent: no more epochs
+    train_potential("ani", splits, tmp_path / "m.pt", budget, TINY["ani"], resume=True)
+    assert len(metadata(tmp_path / "m.pt")["history"]) == 3
 
 
 def test_an_ensemble_is_trained_in_parallel_processes_and_saved_as_one_model(ethanol_frames, tmp_path):
@@ -118,3 +157,14 @@ def test_evaluate_warns_about_a_composition_outside_the_training_data(ethanol_fi
     evaluated = esml("evaluate", tmp_path / "m.pt", tmp_path / "water.xyz")
     assert evaluated.returncode == 0, evaluated.stderr
     assert "esml: warning: H2O: composition(s) whose per-element reference energies the training data (C2H6O)" in evaluated.stderr
+
+
+def test_a_family_recipe_is_the_default_and_each_setting_can_be_overridden_or_turned_off():
+    from esml.training.config import family_config
+
+    mace = family_config("mace")
+    assert (mace.ema_decay, mace.stage_two, mace.batch_size, mace.learning_rate) == (0.99, 0.75, 5, 5e-3)
+    assert family_config("mace", ema_decay=0.999, batch_size=None).ema_decay == 0.999
+    off = family_config("mace", ema_decay=0, stage_two=0)
+    assert off.ema_decay is None and off.stage_two is None
+    assert family_config("ani").ema_decay is None and family_config("ani").learning_rate == 1e-3

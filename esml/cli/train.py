@@ -9,21 +9,26 @@ from pathlib import Path
 import typer
 
 from esml.errors import EsmlError
-from esml.training.config import TrainConfig
+from esml.training.config import FAMILY_RECIPES, TrainConfig
 
-MODEL_ALIASES = {"ani": "ani", "painn": "painn", "equivariant": "painn", "cgcnn": "cgcnn"}
+MODEL_ALIASES = {"ani": "ani", "painn": "painn", "equivariant": "painn", "mace": "mace", "cgcnn": "cgcnn"}
 
 
 def train_command(
-    model: str = typer.Option("ani", "--model", help="ani (ANI-style HDNNP), equivariant (PaiNN) or cgcnn (crystal graph)."),
-    data: Path = typer.Option(None, "--data", help="Labeled frames (extxyz with energy and forces); info['split'] = train/valid/test is honoured."),
+    model: str = typer.Option("ani", "--model", help="ani (ANI-style HDNNP), equivariant (PaiNN), mace (many-body equivariant, the most accurate) or cgcnn (crystal graph)."),
+    data: Path = typer.Option(None, "--data", help="Labeled frames (extxyz with energy and forces, or a revised-MD17 npz); info['split'] = train/valid/test is honoured."),
     db: str = typer.Option(None, "--db", help="Store to read --dataset from (SQLite path or PostgreSQL URL)."),
     dataset: str = typer.Option(None, "--dataset", help="A store dataset with stored train/valid/test splits."),
     out: Path = typer.Option(Path("model.pt"), "--out", "-o", help="Where the model goes; OUT.ckpt is the checkpoint."),
     ensemble: int = typer.Option(1, "--ensemble", min=1, help="Members trained in parallel processes (seeds seed, seed+1, ...)."),
     epochs: int = typer.Option(TrainConfig.max_epochs, "--epochs", min=1, help="Most passes over the training frames."),
-    batch_size: int = typer.Option(TrainConfig.batch_size, "--batch-size", min=1),
-    learning_rate: float = typer.Option(None, "--lr", help="Initial AdamW step; default 1e-3 (ani), 5e-4 (equivariant)."),
+    batch_size: int = typer.Option(None, "--batch-size", min=1, help=f"Structures per step; default {TrainConfig.batch_size} ({FAMILY_RECIPES['mace']['batch_size']} for mace)."),
+    learning_rate: float = typer.Option(None, "--lr", help="Initial AdamW step; default 1e-3 (ani), 5e-4 (equivariant), 5e-3 (mace)."),
+    ema: float = typer.Option(None, "--ema", help=f"Decay of the moving average of the weights that is validated and saved; default off ({FAMILY_RECIPES['mace']['ema_decay']} for mace); 0 turns it off."),
+    stage_two: float = typer.Option(None, "--stage-two", help=f"Share of the epochs or time budget after which the energy weight rises (MACE's second stage); default off ({FAMILY_RECIPES['mace']['stage_two']} for mace); 0 turns it off."),
+    stage_two_energy_weight: float = typer.Option(TrainConfig.stage_two_energy_weight, "--stage-two-energy-weight", help="Energy weight of the second stage."),
+    float64: bool = typer.Option(TrainConfig.float64, "--float64", help="Train in double precision."),
+    reference_energies: Path = typer.Option(None, "--reference-energies", help="Isolated-atom energies (a structure file of one-atom frames) as the per-element references, instead of a fit to the training energies."),
     energy_weight: float = typer.Option(TrainConfig.energy_weight, help="Weight of the energy-per-atom MSE."),
     force_weight: float = typer.Option(TrainConfig.force_weight, help="Weight of the force MSE; 0 trains on energies only."),
     patience: int = typer.Option(TrainConfig.patience, help="Stop after this many epochs without a better validation loss."),
@@ -42,17 +47,19 @@ def train_command(
     from esml.atomic import check_writable
     from esml.cli.console import console, live_progress
     from esml.potentials.files import FAMILIES
-    from esml.training.run import FAMILY_LEARNING_RATES, check_resumable, train_ensemble, train_potential
+    from esml.training.config import family_config
+    from esml.training.data import isolated_atom_energies
+    from esml.training.run import check_resumable, train_ensemble, train_potential
 
     kind = MODEL_ALIASES.get(model.lower())
     if kind is None:
-        raise EsmlError(f"unknown model {model!r}; use ani or equivariant")
+        raise EsmlError(f"unknown model {model!r}; use one of {', '.join(MODEL_ALIASES)}")
     options = parse_options(option, FAMILIES[kind])
-    config = TrainConfig(
-        energy_weight=energy_weight, force_weight=force_weight,
-        learning_rate=FAMILY_LEARNING_RATES[kind] if learning_rate is None else learning_rate, batch_size=batch_size,
-        max_epochs=epochs, patience=patience, lr_patience=lr_patience, max_minutes=max_minutes, seed=seed,
-    ).checked()
+    config = family_config(
+        kind, energy_weight=energy_weight, force_weight=force_weight, learning_rate=learning_rate, batch_size=batch_size,
+        max_epochs=epochs, patience=patience, lr_patience=lr_patience, max_minutes=max_minutes, seed=seed, ema_decay=ema,
+        stage_two=stage_two, stage_two_energy_weight=stage_two_energy_weight, float64=float64)
+    references = None if reference_energies is None else isolated_atom_energies(reference_energies)
     check_writable(out, "the model", "model.pt")
     if resume:
         check_resumable(out, ensemble)
@@ -62,11 +69,11 @@ def train_command(
     if not quiet:
         console.print(f"{kind}: {len(splits.train)} training, {len(splits.valid)} validation, {len(splits.test)} test frames", highlight=False)
     if ensemble > 1:
-        result = train_ensemble(kind, splits, out, config, ensemble, options, resume=resume,
+        result = train_ensemble(kind, splits, out, config, ensemble, options, resume=resume, references=references,
                                 on_member=None if quiet else lambda k, r: console.print(member_line(k, r), highlight=False))
     else:
         with live_progress(epochs, "training", quiet) as show:
-            result = train_potential(kind, splits, out, config, options, resume=resume,
+            result = train_potential(kind, splits, out, config, options, resume=resume, references=references,
                                      on_epoch=lambda log: show(log.epoch, describe_epoch(log)))
     if dataset is not None:
         record_trained_model(db, dataset, out, "ensemble" if ensemble > 1 else kind, splits, result)

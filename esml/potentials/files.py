@@ -16,11 +16,12 @@ from esml.potentials.cgcnn import CGCNNPotential
 from esml.potentials.delta import DeltaPotential
 from esml.potentials.ensemble import Ensemble
 from esml.potentials.gp import GaussianProcessPotential
+from esml.potentials.mace import MACEPotential
 from esml.potentials.painn import PaiNNPotential
 
 #: The families `esml train` fits from scratch; a new family is one line here.
-FAMILIES: dict[str, type[Potential]] = {"ani": ANIPotential, "painn": PaiNNPotential, "gp": GaussianProcessPotential,
-                                        "cgcnn": CGCNNPotential}
+FAMILIES: dict[str, type[Potential]] = {"ani": ANIPotential, "painn": PaiNNPotential, "mace": MACEPotential,
+                                        "gp": GaussianProcessPotential, "cgcnn": CGCNNPotential}
 #: Every kind a model file may hold: the families, and what is built of them.
 KINDS: dict[str, type[Potential]] = {**FAMILIES, "ensemble": Ensemble, "delta": DeltaPotential}
 

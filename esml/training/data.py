@@ -141,6 +141,31 @@ def fit_self_energies(frames: Sequence[Atoms], species: Sequence[int]) -> np.nda
     return solution
 
 
+def isolated_atom_energies(path) -> dict[int, float]:
+    """Per-element reference energies (eV) from a structure file of labeled one-atom frames."""
+    from esml.structures import read_structures
+
+    references = {}
+    for index, atoms in enumerate(read_structures(path)):
+        if len(atoms) != 1 or atoms.calc is None or "energy" not in atoms.calc.results:
+            raise EsmlError(f"{path}: {describe(atoms, index)} is not one atom with an energy; give isolated-atom frames with energies")
+        references[int(atoms.numbers[0])] = float(atoms.get_potential_energy())
+    return references
+
+
+def reference_energies(frames: Sequence[Atoms], species: Sequence[int], isolated: dict[int, float] | None) -> np.ndarray:
+    """Per-element reference energies: the isolated atoms' where given, else a fit to ``frames``."""
+    if isolated is None:
+        return fit_self_energies(frames, species)
+    missing = [z for z in species if z not in isolated]
+    if missing:
+        from ase.data import chemical_symbols
+
+        raise EsmlError(f"no isolated-atom energy for {', '.join(chemical_symbols[z] for z in missing)}; "
+                        "add those atoms to the reference file, or leave it out to fit references to the training energies")
+    return np.array([isolated[z] for z in species])
+
+
 def compositions(frames: Sequence[Atoms]) -> list[str]:
     """The distinct compositions (Hill formulas) of the frames, in order of first appearance."""
     return list(dict.fromkeys(atoms.get_chemical_formula("hill") for atoms in frames))

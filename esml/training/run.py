@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import multiprocessing
 import os
 from collections.abc import Callable
@@ -16,11 +17,8 @@ from esml.potential import Potential
 from esml.potentials.ensemble import ensemble_of
 from esml.potentials.files import FAMILIES, load, save
 from esml.training.config import TrainConfig
-from esml.training.data import GraphSet, Splits, check_labels, compositions, fit_self_energies, force_scale
+from esml.training.data import GraphSet, Splits, check_labels, compositions, force_scale, reference_energies
 from esml.training.loop import EpochLog, evaluate_set, fit
-
-#: Family defaults that differ from TrainConfig's: PaiNN wants a smaller step.
-FAMILY_LEARNING_RATES = {"ani": 1e-3, "painn": 5e-4, "cgcnn": 1e-3}
 
 
 @dataclass(frozen=True)
@@ -31,13 +29,30 @@ class TrainResult:
     test: dict | None  # on the test frames, if there were any
 
 
-def new_potential(kind: str, splits: Splits, options: dict, seed: int) -> Potential:
-    """A fresh model whose reference energies and output scale come from the training frames."""
+def new_potential(kind: str, splits: Splits, options: dict, seed: int, references: dict[int, float] | None = None) -> Potential:
+    """A fresh model whose output scale comes from the training frames, and its per-element
+    reference energies from them too, unless isolated-atom ``references`` (eV by atomic number) are given."""
     species = sorted({int(z) for atoms in splits.train + splits.valid + splits.test for z in atoms.numbers})
-    self_energies = fit_self_energies(splits.train, species)
+    self_energies = reference_energies(splits.train, species, references)
+    family = FAMILIES[kind]
+    if "mean_neighbours" in inspect.signature(family).parameters and "mean_neighbours" not in options:
+        # the sum over neighbours is divided by its typical size, so the features start at order one
+        options = {**options, "mean_neighbours": mean_neighbours(splits.train, options.get("cutoff", family_default(family, "cutoff")))}
     torch.manual_seed(seed)
-    return FAMILIES[kind](species, **options, self_energies=self_energies.tolist(),
-                          energy_scale=force_scale(splits.train, self_energies, species))
+    return family(species, **options, self_energies=self_energies.tolist(),
+                  energy_scale=force_scale(splits.train, self_energies, species))
+
+
+def family_default(family: type[Potential], name: str):
+    return inspect.signature(family).parameters[name].default
+
+
+def mean_neighbours(frames, cutoff: float) -> float:
+    """The mean number of neighbours within ``cutoff`` Å over the atoms of ``frames``."""
+    from esml.graph import neighbour_pairs
+
+    counts = [neighbour_pairs(atoms, cutoff)[0].shape[1] for atoms in frames]
+    return max(1.0, sum(counts) / sum(len(atoms) for atoms in frames))
 
 
 def checkpoint_of(out: Path) -> Path:
@@ -66,26 +81,29 @@ def train_potential(
     on_epoch: Callable[[EpochLog], None] | None = None,
     resume: bool = False,
     initial: Potential | None = None,
+    references: dict[int, float] | None = None,
 ) -> TrainResult:
     """Train one model and save it to ``out``; the checkpoint ``out.ckpt`` lets ``resume`` continue.
 
-    ``initial`` warm-starts from an existing model of the same family (active learning).
+    ``initial`` warm-starts from an existing model of the same family (active learning);
+    ``references`` are isolated-atom energies (eV by atomic number).
     """
     use_forces = config.force_weight > 0
     check_labels(splits.train + splits.valid + splits.test, use_forces)
     out.parent.mkdir(parents=True, exist_ok=True)
-    potential = initial if initial is not None else new_potential(kind, splits, options or {}, config.seed)
-    potential.requires_grad_(True)
+    potential = initial if initial is not None else new_potential(kind, splits, options or {}, config.seed, references)
+    dtype = torch.float64 if config.float64 else torch.float32
+    potential.to(dtype).requires_grad_(True)  # the reference energies stay float64 (Potential._apply)
     checkpoint = checkpoint_of(out)
     if resume:
         check_resumable(out)
     if checkpoint.exists() and not resume:
         checkpoint.unlink()  # a fresh run never continues from someone else's state
-    train = GraphSet(splits.train, potential.cutoff, forces=use_forces)
-    valid = GraphSet(splits.valid or splits.train, potential.cutoff, forces=use_forces)
+    train = GraphSet(splits.train, potential.cutoff, forces=use_forces, dtype=dtype)
+    valid = GraphSet(splits.valid or splits.train, potential.cutoff, forces=use_forces, dtype=dtype)
     history = fit(potential, train, valid, config, checkpoint, on_epoch)
     valid_metrics = evaluate_set(potential, valid, forces=use_forces)
-    test_metrics = evaluate_set(potential, GraphSet(splits.test, potential.cutoff, use_forces), forces=use_forces) if splits.test else None
+    test_metrics = evaluate_set(potential, GraphSet(splits.test, potential.cutoff, use_forces, dtype), forces=use_forces) if splits.test else None
     save(potential, out, {"train_config": asdict(config), "n_train": len(splits.train), "n_valid": len(splits.valid),
                           "training_compositions": compositions(splits.train),
                           "history": [asdict(h) for h in history], "valid": valid_metrics, "test": test_metrics})
@@ -93,9 +111,9 @@ def train_potential(
 
 
 def _train_member(arguments) -> TrainResult:
-    kind, splits, out, config, options, resume, threads = arguments
+    kind, splits, out, config, options, resume, threads, references = arguments
     torch.set_num_threads(threads)
-    return train_potential(kind, splits, out, config, options, resume=resume)
+    return train_potential(kind, splits, out, config, options, resume=resume, references=references)
 
 
 def train_ensemble(
@@ -108,12 +126,13 @@ def train_ensemble(
     workers: int | None = None,
     resume: bool = False,
     on_member: Callable[[int, TrainResult], None] | None = None,
+    references: dict[int, float] | None = None,
 ) -> TrainResult:
     """Train ``members`` models (seeds seed, seed+1, ...) in parallel processes and save them as one ensemble."""
     workers = max(1, min(members, workers or os.cpu_count() or 1))
     threads = max(1, (os.cpu_count() or 1) // workers)
     member_paths = member_files(out, members)
-    jobs = [(kind, splits, path, replace(config, seed=config.seed + k), options, resume, threads)
+    jobs = [(kind, splits, path, replace(config, seed=config.seed + k), options, resume, threads, references)
             for k, path in enumerate(member_paths)]
     # spawn, not fork: a forked process that inherits torch's thread pools can hang
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:

@@ -104,15 +104,16 @@ def subset(source: Path, n: int, target: Path) -> Path:
     return target
 
 
-def run_measured(command: list[str], threads: int, log: Path) -> tuple[float, float]:
-    """Run ``command``; returns (seconds, peak resident memory in MB) of that process alone."""
+def run_measured(command: list[str], threads: int, log: Path, check: bool = True) -> tuple[float, float]:
+    """Run ``command``; returns (seconds, peak resident memory in MB) of that process alone.
+    ``check=False`` accepts exit status 1 (MD that the model ended: its JSON says why)."""
     environment = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONWARNINGS": "ignore",
                    "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
     start = time.perf_counter()
     with log.open("a") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=environment, cwd=PEERS)
         _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
+    if os.waitstatus_to_exitcode(status) not in ((0,) if check else (0, 1)):
         raise SystemExit(f"{' '.join(map(str, command))} failed; see {log}")
     return time.perf_counter() - start, usage.ru_maxrss / 1024
 
@@ -156,7 +157,7 @@ def start_esml(run: Run, minutes: float, threads: int, md_ps: float, previous: d
                       "epochs": len(history), "peak_memory_mb": memory, "threads": threads, "curve": training_curve(history),
                       "test": {name: json.loads((run.folder / f"esml-mace-{name}.json").read_text()) for name in run.tests}}
         if md_ps > 0 and not md_done(result, md_ps):
-            seconds, _ = run_measured(md, threads, log)
+            seconds, _ = run_measured(md, threads, log, check=False)
             summary = json.loads((run.folder / "esml-mace-md.json").read_text())
             result["md"] = {"ps": md_ps, "temperature": run.md_temperature, "command": " ".join(md), "wall_seconds": seconds, **summary}
         return result
@@ -274,8 +275,9 @@ def plot(results: dict[str, dict], published: dict, metric_label: str, path: Pat
         axis.text(axis.get_xlim()[1] if row else 0, force, f" {label} {force}", fontsize=7, va="bottom", color="grey")
     axis.set_yscale("log")
     axis.set_xlabel(f"training time (h; {threads} thread(s) per model, {os.cpu_count()}-core CPU)")
-    axis.set_ylabel(f"force {metric_label} (meV/Å)")
-    axis.set_title("lines: esml validation during training; dots: test (blue esml, orange MACE here); dotted: published", fontsize=8)
+    axis.set_ylabel(f"force error (meV/Å; test: {metric_label})")
+    axis.set_title("line: esml's validation force MAE during training; markers: test (blue esml, orange MACE here;\n"
+                   "circles the first test set, squares the second); dotted: published test errors", fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

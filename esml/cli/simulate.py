@@ -92,7 +92,8 @@ def md_command(
               "drift_meV_per_atom_per_ps": summary.drift_meV_per_atom_per_ps if ensemble == "nve" else None,
               "bonds_changed": summary.bonds_changed,
               "first_bond_change_fs": summary.first_bond_change_fs, "max_force_sigma": summary.max_force_sigma,
-              "stopped_uncertain_fs": summary.stopped_uncertain_fs, "trajectory": str(out)}
+              "stopped_uncertain_fs": summary.stopped_uncertain_fs, "collapsed_after_fs": summary.collapsed_after_fs,
+              "collapse": summary.collapse, "trajectory": str(out)}
     if json_out:
         write_text(json_out, json.dumps(report, indent=2))
     if not quiet:
@@ -100,6 +101,11 @@ def md_command(
         watched = "" if summary.max_force_sigma is None else f"; largest force σ {1000 * summary.max_force_sigma:.0f} meV/Å"
         console.print(f"{summary.frames} frames in {out}; mean T {summary.mean_temperature_K:.0f} K{drift}; "
                       f"bonds changed: {summary.bonds_changed}{watched}", highlight=False)
+    if summary.collapse is not None:
+        console.print(f"esml: error: MD stopped after {summary.collapsed_after_fs:.0f} fs: the model let {summary.collapse}; "
+                      f"it is not reliable there: train it longer or on more data (the frames so far are in {out})",
+                      highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
     if summary.stopped_uncertain_fs is not None:
         console.print(f"stopped at {summary.stopped_uncertain_fs:.0f} fs: the model's force σ passed "
                       f"{1000 * max_force_sigma:.0f} meV/Å; label frames from {out} and retrain (or esml learn --resume)",

@@ -15,7 +15,7 @@ guess, not the physics it learned.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_mom
 from ase.neighborlist import natural_cutoffs, neighbor_list
 
 from esml.atomic import results_format
+from esml.errors import StructureError
 from esml.simulate.settings import MDSettings
 
 
@@ -48,6 +49,8 @@ class MDSummary:
     first_bond_change_fs: float | None
     max_force_sigma: float | None = None  # eV/Å, over the saved frames, when watched
     stopped_uncertain_fs: float | None = None  # when the force σ passed the limit and MD stopped
+    collapsed_after_fs: float | None = None  # the last saved frame before the model let two atoms overlap
+    collapse: str | None = None  # which atoms, how close
 
 
 def make_dynamics(atoms: Atoms, settings: MDSettings, rng: np.random.Generator):
@@ -134,32 +137,39 @@ def run_md(atoms: Atoms, calculator: Calculator, settings: MDSettings, trajector
            sigma_limit: float | None = None) -> tuple[list[MDFrame], MDSummary]:
     """Run MD from ``atoms`` (not modified); every ``interval`` steps a frame is logged and saved.
     ``force_sigma(atoms)`` (eV/Å), when given, is recorded for every saved frame (also in its
-    ``info``), and MD stops after the first frame where it exceeds ``sigma_limit``."""
-    atoms = atoms.copy()
-    atoms.calc = calculator
-    reference_bonds = bonds(atoms)
+    ``info``), and MD stops after the first frame where it exceeds ``sigma_limit``. Where the model
+    pulls two atoms onto each other MD ends too, the frames so far kept, and the summary says so."""
+    start = atoms.copy()
+    start.calc = calculator
+    reference_bonds = bonds(start)
     log: list[MDFrame] = []
-    changed, first_change, stopped = 0, None, None
+    changed, first_change, stopped, collapse = 0, None, None, None
     writer = _trajectory_writer(trajectory_file)
-    for count, atoms in enumerate(trajectory(atoms, settings), start=1):
-        step = count * settings.interval
-        sigma = None if force_sigma is None else float(force_sigma(atoms))
-        frame = MDFrame(step, step * settings.timestep_fs, atoms.get_temperature(),
-                        atoms.get_potential_energy(), atoms.get_total_energy(), sigma)
-        log.append(frame)
-        difference = len(bonds(atoms) ^ reference_bonds)
-        if difference and first_change is None:
-            first_change = frame.time_fs
-        changed = max(changed, difference)
-        if sigma is not None:
-            atoms.info["force_sigma"] = sigma
-        writer(atoms)
-        if on_frame:
-            on_frame(frame)
-        if sigma is not None and sigma_limit is not None and sigma > sigma_limit:
-            stopped = frame.time_fs
-            break
-    return log, summarise(log, len(atoms), changed, first_change, stopped)
+    try:
+        for count, atoms in enumerate(trajectory(start, settings), start=1):
+            step = count * settings.interval
+            sigma = None if force_sigma is None else float(force_sigma(atoms))
+            frame = MDFrame(step, step * settings.timestep_fs, atoms.get_temperature(),
+                            atoms.get_potential_energy(), atoms.get_total_energy(), sigma)
+            log.append(frame)
+            difference = len(bonds(atoms) ^ reference_bonds)
+            if difference and first_change is None:
+                first_change = frame.time_fs
+            changed = max(changed, difference)
+            if sigma is not None:
+                atoms.info["force_sigma"] = sigma
+            writer(atoms)
+            if on_frame:
+                on_frame(frame)
+            if sigma is not None and sigma_limit is not None and sigma > sigma_limit:
+                stopped = frame.time_fs
+                break
+    except StructureError as error:  # "frame 0 (C9H8O4): atoms 8 and 15 overlap (…); fix the structure"
+        collapse = str(error).split(": ", 1)[-1].split(";")[0]
+    summary = summarise(log, len(start), changed, first_change, stopped)
+    if collapse is None:
+        return log, summary
+    return log, replace(summary, collapsed_after_fs=log[-1].time_fs if log else 0.0, collapse=collapse)
 
 
 def summarise(log: list[MDFrame], n_atoms: int, changed: int, first_change: float | None,
@@ -168,7 +178,8 @@ def summarise(log: list[MDFrame], n_atoms: int, changed: int, first_change: floa
     totals = np.array([f.total_energy for f in log])
     drift = float(np.polyfit(times_ps, totals, 1)[0]) * 1000 / n_atoms if len(log) > 1 else 0.0
     sigmas = [f.force_sigma for f in log if f.force_sigma is not None]
-    return MDSummary(len(log), float(np.mean([f.temperature_K for f in log])), drift, changed, first_change,
+    temperature = float(np.mean([f.temperature_K for f in log])) if log else float("nan")
+    return MDSummary(len(log), temperature, drift, changed, first_change,
                      max(sigmas) if sigmas else None, stopped_uncertain_fs)
 
 

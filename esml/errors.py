@@ -15,6 +15,17 @@ class StructureError(EsmlError):
     """A structure that cannot be computed as given (charge, spin, elements)."""
 
 
+class OverlapError(StructureError):
+    """Two atoms closer than any potential is trained for; ``pair`` and ``distance`` (Å) say which."""
+
+    def __init__(self, message: str, pair: tuple[int, int], distance: float):
+        super().__init__(message)
+        self.pair, self.distance = pair, distance
+
+    def __reduce__(self):  # crosses process pools whole
+        return type(self), (str(self), self.pair, self.distance)
+
+
 class MethodError(EsmlError):
     """A method string or setting that esml does not understand."""
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from ase import Atoms
 
-from esml.errors import StructureError
+from esml.errors import OverlapError, StructureError
 from esml.structures import describe
 
 #: Closer than this (Å) two atoms are taken to overlap; no potential is trained there.
@@ -95,10 +95,9 @@ def check_no_overlap(graph: AtomicGraph, name: str) -> None:
     closest = int(distances.argmin())
     if distances[closest] < MIN_DISTANCE:
         i, j = graph.edges[:, closest].tolist()
-        raise StructureError(
+        raise OverlapError(
             f"{name}: atoms {i} and {j} overlap ({float(distances[closest]):.3f} Å apart, "
-            f"under {MIN_DISTANCE} Å); fix the structure"
-        )
+            f"under {MIN_DISTANCE} Å); fix the structure", (i, j), float(distances[closest]))
 
 
 def batch_graphs(graphs: Sequence[AtomicGraph]) -> AtomicGraph:

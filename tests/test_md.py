@@ -23,7 +23,7 @@ def test_md_that_the_model_collapses_ends_with_the_frames_so_far_and_says_which_
     structure': the summary names the collapse and the time, and the frames before it are kept."""
     from ase.calculators.emt import EMT
 
-    from esml.errors import StructureError
+    from esml.errors import OverlapError
     from esml.simulate.dynamics import run_md
     from esml.simulate.settings import MDSettings
 
@@ -33,7 +33,7 @@ def test_md_that_the_model_collapses_ends_with_the_frames_so_far_and_says_which_
         def calculate(self, *args, **kwargs):
             CollapsesAfter40Calls.calls += 1
             if CollapsesAfter40Calls.calls > 40:
-                raise StructureError("frame 0 (Cu2): atoms 0 and 1 overlap (0.200 Å apart, under 0.3 Å); fix the structure")
+                raise OverlapError("frame 0 (Cu4): atoms 0 and 1 overlap (0.200 Å apart, under 0.3 Å); fix the structure", (0, 1), 0.2)
             super().calculate(*args, **kwargs)
 
     from ase.build import bulk
@@ -41,5 +41,5 @@ def test_md_that_the_model_collapses_ends_with_the_frames_so_far_and_says_which_
     copper = bulk("Cu", cubic=True)
     frames, summary = run_md(copper, CollapsesAfter40Calls(), MDSettings(steps=100, interval=10, temperature_K=300.0))
     assert 0 < len(frames) < 10 and summary.frames == len(frames)
-    assert summary.collapse == "atoms 0 and 1 overlap (0.200 Å apart, under 0.3 Å)"
+    assert summary.collapse == "atoms 0 and 1 come 0.200 Å apart"
     assert summary.collapsed_after_fs == frames[-1].time_fs

@@ -26,7 +26,7 @@ from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_mom
 from ase.neighborlist import natural_cutoffs, neighbor_list
 
 from esml.atomic import results_format
-from esml.errors import StructureError
+from esml.errors import OverlapError
 from esml.simulate.settings import MDSettings
 
 
@@ -164,8 +164,8 @@ def run_md(atoms: Atoms, calculator: Calculator, settings: MDSettings, trajector
             if sigma is not None and sigma_limit is not None and sigma > sigma_limit:
                 stopped = frame.time_fs
                 break
-    except StructureError as error:  # "frame 0 (C9H8O4): atoms 8 and 15 overlap (…); fix the structure"
-        collapse = str(error).split(": ", 1)[-1].split(";")[0]
+    except OverlapError as error:  # the model pulled two atoms onto each other: not the user's structure
+        collapse = f"atoms {error.pair[0]} and {error.pair[1]} come {error.distance:.3f} Å apart"
     summary = summarise(log, len(start), changed, first_change, stopped)
     if collapse is None:
         return log, summary

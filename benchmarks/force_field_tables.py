@@ -151,7 +151,7 @@ def start_esml(run: Run, minutes: float, threads: int, md_ps: float, previous: d
             seconds, memory = run_measured(train, threads, log)
             for command in evaluations:
                 run_measured(command, threads, log)
-            history = torch_free_history(run.folder / "esml-mace.pt")
+            history = recorded_history(run.folder / "esml-mace.pt")
             result = {"model": "esml-mace", "command": " ".join(train).replace(str(HERE.parent) + "/", ""),
                       "wall_seconds_this_session": seconds, "train_seconds": sum(h["seconds"] for h in history),
                       "epochs": len(history), "peak_memory_mb": memory, "threads": threads, "curve": training_curve(history),
@@ -174,7 +174,7 @@ def training_curve(history: list[dict]) -> list[tuple[float, float, float]]:
     return [(seconds, epoch["valid_force_mae"], epoch["valid_energy_mae"]) for seconds, epoch in zip(elapsed, history)]
 
 
-def torch_free_history(model: Path) -> list[dict]:
+def recorded_history(model: Path) -> list[dict]:
     """The epochs the training recorded in the model file."""
     from esml.potentials.files import metadata
 

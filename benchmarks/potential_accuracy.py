@@ -27,7 +27,7 @@ import torch
 from peer_envs import run_peer
 
 from esml.structures import read_structures
-from esml.training.config import FAMILY_RECIPES, TrainConfig
+from esml.training.config import TrainConfig, family_config
 from esml.training.data import split_frames
 from esml.training.run import train_potential
 
@@ -36,8 +36,7 @@ MODELS = ("esml-ani", "esml-painn", "torchani", "mace")
 
 
 def train_esml(kind: str, splits, minutes: float, out: Path, options: dict, lr_patience: int) -> dict:
-    config = TrainConfig(learning_rate=FAMILY_RECIPES[kind]["learning_rate"], max_epochs=100000, max_minutes=minutes, patience=100000,
-                         lr_patience=lr_patience)
+    config = family_config(kind, max_epochs=100000, max_minutes=minutes, patience=100000, lr_patience=lr_patience)
     start = time.perf_counter()
     result = train_potential(kind, splits, out, config, options)
     return {"model": f"esml-{kind}", "options": options, "epochs": result.epochs, "train_seconds": time.perf_counter() - start,

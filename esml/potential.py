@@ -60,6 +60,12 @@ class Potential(nn.Module):
         return {"species": self.species, "energy_scale": float(self.energy_scale)}
 
     @classmethod
+    def settings_from_data(cls, frames: Sequence, options: dict) -> dict:
+        """Constructor settings this family reads off its training frames (``ase.Atoms``) where
+        ``options`` do not give them; none by default."""
+        return {}
+
+    @classmethod
     def from_config(cls, config: dict, build: Callable[[str, dict], Potential]) -> Potential:
         """The potential ``config()`` describes; a composite (an ensemble, a Δ-model) rebuilds its
         parts with ``build(kind, config)``."""

@@ -30,15 +30,14 @@ from e3nn import o3
 from e3nn.nn import FullyConnectedNet
 from torch import nn
 
-from esml.graph import AtomicGraph
+from esml.graph import AtomicGraph, neighbour_pairs
 from esml.potential import Potential
+from esml.potentials.painn import sinc_basis
 
 
 def bessel_basis(distances: torch.Tensor, n_basis: int, cutoff: float) -> torch.Tensor:
-    """√(2/r_c) sin(nπ r / r_c) / r, n = 1…n_basis: (n_edges, n_basis)."""
-    n = torch.arange(1, n_basis + 1, dtype=distances.dtype)
-    r = distances.unsqueeze(1)
-    return math.sqrt(2.0 / cutoff) * torch.sin(n * (math.pi / cutoff) * r) / r
+    """√(2/r_c) sin(nπ r / r_c) / r, n = 1…n_basis: PaiNN's basis, normalised on [0, r_c]."""
+    return math.sqrt(2.0 / cutoff) * sinc_basis(distances, n_basis, cutoff)
 
 
 def polynomial_envelope(distances: torch.Tensor, cutoff: float, p: int = 5) -> torch.Tensor:
@@ -48,10 +47,11 @@ def polynomial_envelope(distances: torch.Tensor, cutoff: float, p: int = 5) -> t
     return torch.where(x < 1.0, value, torch.zeros_like(value))
 
 
-def channelwise_product(left: o3.Irreps, right: o3.Irreps, keep, symmetric: bool = False) -> o3.TensorProduct:
-    """The tensor product of two irreps of equal multiplicity, channel by channel ('uuu', no weights),
-    with every output irrep ``keep(irrep)`` accepts; outputs stay one block per path. ``symmetric``
-    (the square of one feature) keeps one of the pairs (i, j) and (j, i), which span the same outputs."""
+def coupling_paths(left: o3.Irreps, right: o3.Irreps, keep, mode: str, weighted: bool,
+                   symmetric: bool = False) -> tuple[o3.Irreps, list[tuple]]:
+    """Every path (i, j) → irrep of ``left ⊗ right`` whose output ``keep(irrep)`` accepts, each with
+    the multiplicity of its ``left`` block and its own output block; ``symmetric`` (the square of one
+    feature) keeps one of (i, j) and (j, i), which span the same outputs. Returns (irreps out, e3nn instructions)."""
     outputs, instructions = [], []
     for i, (mul, left_irrep) in enumerate(left):
         for j, (_, right_irrep) in enumerate(right):
@@ -59,9 +59,14 @@ def channelwise_product(left: o3.Irreps, right: o3.Irreps, keep, symmetric: bool
                 continue
             for out in left_irrep * right_irrep:
                 if keep(out):
-                    instructions.append((i, j, len(outputs), "uuu", False))
+                    instructions.append((i, j, len(outputs), mode, weighted))
                     outputs.append((mul, out))
-    return o3.TensorProduct(left, right, o3.Irreps(outputs), instructions)
+    return o3.Irreps(outputs), instructions
+
+
+def channelwise_product(left: o3.Irreps, right: o3.Irreps, keep, symmetric: bool = False) -> o3.TensorProduct:
+    """The tensor product of two irreps of equal multiplicity, channel by channel ('uuu', no weights)."""
+    return o3.TensorProduct(left, right, *coupling_paths(left, right, keep, "uuu", False, symmetric))
 
 
 class Interaction(nn.Module):
@@ -72,14 +77,8 @@ class Interaction(nn.Module):
         super().__init__()
         self.mean_neighbours = mean_neighbours
         self.up = o3.Linear(features_in, features_in)
-        outputs, instructions = [], []
-        for i, (mul, irrep_in) in enumerate(features_in):
-            for j, (_, irrep_sh) in enumerate(harmonics):
-                for out in irrep_in * irrep_sh:
-                    if out in basis_out:
-                        instructions.append((i, j, len(outputs), "uvu", True))
-                        outputs.append((mul, out))
-        self.convolution = o3.TensorProduct(features_in, harmonics, o3.Irreps(outputs), instructions,
+        outputs, instructions = coupling_paths(features_in, harmonics, lambda irrep: irrep in basis_out, "uvu", True)
+        self.convolution = o3.TensorProduct(features_in, harmonics, outputs, instructions,
                                             shared_weights=False, internal_weights=False)
         self.radial = FullyConnectedNet([n_basis, radial_hidden, radial_hidden, self.convolution.weight_numel], torch.nn.functional.silu)
         self.down = o3.Linear(self.convolution.irreps_out, basis_out)
@@ -161,6 +160,16 @@ class MACEPotential(Potential):
 
     def config(self) -> dict:
         return {**super().config(), **self.settings}
+
+    @classmethod
+    def settings_from_data(cls, frames: Sequence, options: dict) -> dict:
+        """The mean neighbour count of the training frames: the sum over neighbours is divided by
+        its typical size, so that the features start at order one."""
+        if "mean_neighbours" in options:
+            return {}
+        cutoff = options.get("cutoff", cls.__init__.__kwdefaults__["cutoff"])
+        counts = [neighbour_pairs(atoms, cutoff)[0].shape[1] for atoms in frames]
+        return {"mean_neighbours": max(1.0, sum(counts) / sum(len(atoms) for atoms in frames))}
 
     def __deepcopy__(self, memo):
         # e3nn's tensor products are compiled torch.fx modules, and a deep copy of those registers

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import multiprocessing
 import os
 from collections.abc import Callable
@@ -35,24 +34,10 @@ def new_potential(kind: str, splits: Splits, options: dict, seed: int, reference
     species = sorted({int(z) for atoms in splits.train + splits.valid + splits.test for z in atoms.numbers})
     self_energies = reference_energies(splits.train, species, references)
     family = FAMILIES[kind]
-    if "mean_neighbours" in inspect.signature(family).parameters and "mean_neighbours" not in options:
-        # the sum over neighbours is divided by its typical size, so the features start at order one
-        options = {**options, "mean_neighbours": mean_neighbours(splits.train, options.get("cutoff", family_default(family, "cutoff")))}
+    options = {**options, **family.settings_from_data(splits.train, options)}
     torch.manual_seed(seed)
     return family(species, **options, self_energies=self_energies.tolist(),
                   energy_scale=force_scale(splits.train, self_energies, species))
-
-
-def family_default(family: type[Potential], name: str):
-    return inspect.signature(family).parameters[name].default
-
-
-def mean_neighbours(frames, cutoff: float) -> float:
-    """The mean number of neighbours within ``cutoff`` Å over the atoms of ``frames``."""
-    from esml.graph import neighbour_pairs
-
-    counts = [neighbour_pairs(atoms, cutoff)[0].shape[1] for atoms in frames]
-    return max(1.0, sum(counts) / sum(len(atoms) for atoms in frames))
 
 
 def checkpoint_of(out: Path) -> Path:

@@ -30,6 +30,7 @@ from timing import time_models  # noqa: E402
 
 from esml.calculator import PotentialCalculator  # noqa: E402
 from esml.potentials import ANIPotential, PaiNNPotential  # noqa: E402
+from esml.potentials.mace import MACEPotential  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 
@@ -58,6 +59,7 @@ def esml_models() -> dict:
         "esml ANI (7 elements of ANI-2x), 1 network": make(lambda: ANIPotential([1, 6, 7, 8, 9, 16, 17])),
         "esml PaiNN (128 features, 3 layers)": make(lambda: PaiNNPotential([1, 6, 8])),
         "esml PaiNN (64 features, 3 layers)": make(lambda: PaiNNPotential([1, 6, 8], features=64)),
+        "esml MACE (32x(0e+1o), l_max 2, correlation 3)": make(lambda: MACEPotential([1, 6, 8])),
     }
 
 
@@ -88,6 +90,7 @@ def main() -> None:
             "esml ANI vs torchani ANI-2x (7 elements)": ratios(results, "esml ANI (7 elements of ANI-2x), 1 network", "torchani ANI-2x (7 elements), 1 network"),
             "esml PaiNN-128 vs MACE-small": ratios(results, "esml PaiNN (128 features, 3 layers)", "MACE-small (128x0e)"),
             "esml PaiNN-64 vs MACE-small": ratios(results, "esml PaiNN (64 features, 3 layers)", "MACE-small (128x0e)"),
+            "esml MACE vs MACE-small": ratios(results, "esml MACE (32x(0e+1o), l_max 2, correlation 3)", "MACE-small (128x0e)"),
             "esml 4-member ANI ensemble cost vs 1 network": {
                 t: {n: 1 / r for n, r in sizes.items()}
                 for t, sizes in ratios(results, "esml ANI (H,C,O), 4-member ensemble", "esml ANI (H,C,O), 1 network").items()},

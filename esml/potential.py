@@ -22,7 +22,22 @@ from esml.errors import StructureError
 from esml.graph import AtomicGraph
 
 
-class Potential(nn.Module):
+class ExactBuffers(nn.Module):
+    """A module whose buffers named in ``exact_buffers`` stay float64 under ``.to(dtype)``, ``.float()``…:
+    they follow device moves only."""
+
+    def exact_buffers(self) -> tuple[str, ...]:
+        return ()
+
+    def _apply(self, fn, recurse=True):
+        exact = {name: self._buffers[name] for name in self.exact_buffers()}
+        super()._apply(fn, recurse)
+        for name, value in exact.items():
+            self._buffers[name] = value.to(self._buffers[name].device)
+        return self
+
+
+class Potential(ExactBuffers):
     """Base of every model; ``config()`` returns the constructor arguments that rebuild it."""
 
     kind: ClassVar[str] = ""
@@ -40,17 +55,10 @@ class Potential(nn.Module):
         self.register_buffer("self_energies", energies)
         self.register_buffer("energy_scale", torch.tensor(float(energy_scale), dtype=torch.float64))
 
-    #: Buffers kept in float64 whatever the model's precision (see ``_apply``).
-    EXACT_BUFFERS: ClassVar[tuple[str, ...]] = ("self_energies", "energy_scale")
-
-    def _apply(self, fn, recurse=True):
+    def exact_buffers(self) -> tuple[str, ...]:
         # .to(float32) would round the reference energies (thousands of eV for a molecule, so steps of
-        # ~0.1 meV per atom: an offset of a meV per structure); they follow device moves only.
-        exact = {name: self._buffers[name] for name in self.EXACT_BUFFERS}
-        super()._apply(fn, recurse)
-        for name, value in exact.items():
-            self._buffers[name] = value.to(self._buffers[name].device)
-        return self
+        # ~0.1 meV per atom: an offset of a meV per structure)
+        return ("self_energies", "energy_scale")
 
     @property
     def n_members(self) -> int:

@@ -192,3 +192,42 @@ def test_reference_energies_stay_double_precision_in_a_single_precision_model():
     assert potential.self_energies.dtype == torch.float64 and potential.energy_scale.dtype == torch.float64
     assert potential.self_energies.tolist() == [-13.587, -1029.1234567, -2041.7654321]
     assert next(potential.parameters()).dtype == torch.float32
+
+
+def test_the_symmetric_contraction_is_the_coupled_product_of_the_basis_and_rotates_with_it():
+    """The folded contraction (one term per monomial) equals the coupling applied to the full outer
+    powers A ⊗ … ⊗ A, path by path, and rotating each channel's A rotates the output irreps."""
+    from e3nn import o3
+
+    from esml.potentials.mace import SymmetricContraction, symmetric_coupling
+
+    torch.manual_seed(0)
+    irreps_out, channels, correlation = o3.Irreps("3x0e+3x1o"), 3, 3
+    contraction = SymmetricContraction(2, channels, irreps_out, correlation, n_species=2).double()  # couplings stay exact
+    basis = torch.randn(4, channels, 9, dtype=torch.float64)
+    onehot = torch.nn.functional.one_hot(torch.tensor([0, 1, 1, 0]), 2).double()
+    expected = []
+    for index, (_, irrep) in enumerate(irreps_out):
+        total = 0.0
+        for order in range(1, correlation + 1):
+            irreps, change = symmetric_coupling(2, order, "0e+1o")
+            paths = torch.cat([change[irreps.slices()[k]].reshape(copies, irrep.dim, *change.shape[1:])
+                               for k, (copies, other) in enumerate(irreps) if other == irrep])
+            power = basis
+            for _ in range(order - 1):
+                power = (power.unsqueeze(-1) * basis.reshape(4, channels, *[1] * (power.dim() - 2), 9))
+            coupled = torch.einsum("pm...,nc...->ncmp", paths, power)
+            weights = contraction.weights[(order - 1) * len(irreps_out) + index]
+            total = total + torch.einsum("ncmp,nz,zpc->ncm", coupled, onehot, weights)
+        expected.append(total.reshape(4, -1))
+    output = contraction(basis, onehot)
+    assert torch.allclose(output, torch.cat(expected, dim=1), atol=1e-12)
+
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # e3nn builds Wigner matrices in the default precision
+    try:
+        rotation = o3.rand_matrix()
+        rotate_in, rotate_out = o3.Irreps("0e+1o+2e").D_from_matrix(rotation), irreps_out.D_from_matrix(rotation)
+    finally:
+        torch.set_default_dtype(previous)
+    assert torch.allclose(contraction(basis @ rotate_in.T, onehot), output @ rotate_out.T, atol=1e-12)

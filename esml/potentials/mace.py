@@ -7,13 +7,14 @@ Each atom carries features h of irreps ``features × (0e + 1o)`` (scalars and ve
    neighbour's features is coupled to the spherical harmonics of the bond up to ``l_max``, weighted
    by a radial MLP of a Bessel basis under a polynomial envelope (smooth to the second derivative
    at the cutoff, so MD conserves energy). A holds every l ≤ ``l_max`` per channel.
-2. **Many-body product.** B_i = (A_i, A_i ⊗ A_i, A_i ⊗ A_i ⊗ A_i) up to ``correlation``, coupled
-   channel by channel ("uuu" paths): a product of ν atomic bases is a (ν + 1)-body feature, so one
-   layer sees angles and dihedrals that pairwise messages see only after several layers. This is
-   ACE's product basis; MACE contracts it with symmetrised Clebsch–Gordan tensors, this does the
-   same contraction as a chain of e3nn tensor products (same function space, weights per path).
-3. **Update.** h_i ← Linear_{Z_i}(B_i) + Linear(h_i ⊗ onehot(Z_i)): element-dependent weights on the
-   product and a residual that keeps the previous layer.
+2. **Many-body product.** B_i = Σ_ν Σ_paths w_{Z_i} · U_ν (A_i ⊗ … ⊗ A_i), ν = 1…``correlation``, channel
+   by channel: a product of ν atomic bases is a (ν + 1)-body feature, so one layer sees angles and
+   dihedrals that pairwise messages see only after several layers. This is ACE's product basis and
+   MACE's symmetric contraction: U_ν couples the symmetric ν-fold product of a channel's A to each
+   output irrep (generalised Clebsch–Gordan coefficients, from e3nn's ``ReducedTensorProducts``),
+   and the weights depend on the atom's element. Each order is one fixed matrix times the distinct
+   monomials of A: a few large tensor operations instead of many small ones.
+3. **Update.** h_i ← Linear(B_i) + Linear(h_i ⊗ onehot(Z_i)): a residual that keeps the previous layer.
 
 The energy of an atom is the sum of every layer's readout of its scalars (linear for all layers
 but the last, a small MLP for the last). Rotations act on all features by Wigner matrices, so the
@@ -22,16 +23,19 @@ energy is invariant and the forces (by autograd) rotate with the structure.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from e3nn import o3
 from e3nn.nn import FullyConnectedNet
 from torch import nn
 
 from esml.graph import AtomicGraph, neighbour_pairs
-from esml.potential import Potential
+from esml.potential import ExactBuffers, Potential
 from esml.potentials.painn import sinc_basis
 
 
@@ -47,26 +51,18 @@ def polynomial_envelope(distances: torch.Tensor, cutoff: float, p: int = 5) -> t
     return torch.where(x < 1.0, value, torch.zeros_like(value))
 
 
-def coupling_paths(left: o3.Irreps, right: o3.Irreps, keep, mode: str, weighted: bool,
-                   symmetric: bool = False) -> tuple[o3.Irreps, list[tuple]]:
-    """Every path (i, j) → irrep of ``left ⊗ right`` whose output ``keep(irrep)`` accepts, each with
-    the multiplicity of its ``left`` block and its own output block; ``symmetric`` (the square of one
-    feature) keeps one of (i, j) and (j, i), which span the same outputs. Returns (irreps out, e3nn instructions)."""
+def convolution_paths(features: o3.Irreps, harmonics: o3.Irreps, keep: o3.Irreps) -> tuple[o3.Irreps, list[tuple]]:
+    """Every path from a channel block of ``features`` and an irrep of the bond's ``harmonics`` to an
+    irrep in ``keep``, each with its own output block ('uvu': channel by channel, one weight per
+    channel and path). Returns (irreps out, e3nn instructions)."""
     outputs, instructions = [], []
-    for i, (mul, left_irrep) in enumerate(left):
-        for j, (_, right_irrep) in enumerate(right):
-            if symmetric and j < i:
-                continue
-            for out in left_irrep * right_irrep:
-                if keep(out):
-                    instructions.append((i, j, len(outputs), mode, weighted))
+    for i, (mul, feature) in enumerate(features):
+        for j, (_, harmonic) in enumerate(harmonics):
+            for out in feature * harmonic:
+                if out in keep:
+                    instructions.append((i, j, len(outputs), "uvu", True))
                     outputs.append((mul, out))
     return o3.Irreps(outputs), instructions
-
-
-def channelwise_product(left: o3.Irreps, right: o3.Irreps, keep, symmetric: bool = False) -> o3.TensorProduct:
-    """The tensor product of two irreps of equal multiplicity, channel by channel ('uuu', no weights)."""
-    return o3.TensorProduct(left, right, *coupling_paths(left, right, keep, "uuu", False, symmetric))
 
 
 class Interaction(nn.Module):
@@ -77,7 +73,7 @@ class Interaction(nn.Module):
         super().__init__()
         self.mean_neighbours = mean_neighbours
         self.up = o3.Linear(features_in, features_in)
-        outputs, instructions = coupling_paths(features_in, harmonics, lambda irrep: irrep in basis_out, "uvu", True)
+        outputs, instructions = convolution_paths(features_in, harmonics, basis_out)
         self.convolution = o3.TensorProduct(features_in, harmonics, outputs, instructions,
                                             shared_weights=False, internal_weights=False)
         self.radial = FullyConnectedNet([n_basis, radial_hidden, radial_hidden, self.convolution.weight_numel], torch.nn.functional.silu)
@@ -90,38 +86,106 @@ class Interaction(nn.Module):
         return self.down(summed / self.mean_neighbours)
 
 
+@functools.lru_cache
+def symmetric_coupling(l_max: int, order: int, outputs: str) -> tuple[o3.Irreps, torch.Tensor]:
+    """The symmetric ``order``-fold product of one channel's atomic basis (irreps 0e + 1o + 2e + … to
+    ``l_max``, dimension d) reduced to the irreps of ``outputs`` (e.g. "0e+1o"): (the irreps found,
+    the change of basis, float64, shape (their dimension, d, …, d)). Computed once per process."""
+    single = o3.Irreps([(1, (l, (-1) ** l)) for l in range(l_max + 1)])
+    if order == 1:
+        return single, torch.eye(single.dim, dtype=torch.float64)
+    indices = "abcdefgh"[:order]
+    # a transposition and a cycle generate every permutation: the product is fully symmetric
+    formula = "=".join([indices, indices[1] + indices[0] + indices[2:], indices[1:] + indices[0]])
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # e3nn solves for the coefficients in the default precision
+    try:
+        reduced = o3.ReducedTensorProducts(formula, filter_ir_out=[irrep for _, irrep in o3.Irreps(outputs)],
+                                           **{index: single for index in indices})
+    finally:
+        torch.set_default_dtype(previous)
+    return reduced.irreps_out, reduced.change_of_basis
+
+
+class SymmetricContraction(ExactBuffers):
+    """MACE's product basis: for each irrep of ``irreps_out`` (``channels`` copies of it) and each
+    order ν ≤ ``correlation``, every coupling path of ν copies of a channel's A to that irrep, with
+    weights per element, path and channel.
+
+    The symmetric product of ν copies has one distinct component per monomial A_a A_b … (a ≤ b ≤ …),
+    so each order is one fixed matrix (M × paths, K) times the monomials (K, atoms × channels): the
+    coupling folded over the permutations of each monomial. The element's weights then mix the paths.
+    Components lie along the first axis, so gathering them copies whole rows. The couplings stay
+    float64 whatever the weights' precision (rounded to float32 they break equivariance at 1e-7)."""
+
+    def __init__(self, l_max: int, channels: int, irreps_out: o3.Irreps, correlation: int, n_species: int):
+        super().__init__()
+        width = (l_max + 1) ** 2
+        self.irreps_out, self.correlation = irreps_out, correlation
+        self.paths: list[list[int]] = []  # [order][irrep of irreps_out]: how many coupling paths
+        self.weights = nn.ParameterList()
+        for order in range(1, correlation + 1):
+            irreps, change = symmetric_coupling(l_max, order, str(irreps_out.sort().irreps.simplify()))
+            columns, counts = [], []
+            for mul, irrep in irreps_out:
+                if mul != channels:
+                    raise ValueError(f"each output irrep needs {channels} channels, one per channel of the atomic basis")
+                # (paths, M, d, …, d): every copy of this irrep in the reduced product
+                paths = [change[irreps.slices()[k]].reshape(copies, irrep.dim, *change.shape[1:])
+                         for k, (copies, other) in enumerate(irreps) if other == irrep]
+                paths = torch.cat(paths) if paths else change.new_zeros(0, irrep.dim, *change.shape[1:])
+                columns.append(paths.transpose(0, 1).reshape(irrep.dim * len(paths), -1))  # (M × paths, d^ν)
+                counts.append(len(paths))
+                self.weights.append(nn.Parameter(torch.randn(n_species, len(paths), channels) / max(1, len(paths))))
+            monomials = torch.tensor(list(itertools.combinations_with_replacement(range(width), order)))
+            positions = torch.tensor([int(np.ravel_multi_index(m, (width,) * order)) for m in monomials.tolist()])
+            permutations = torch.tensor([math.factorial(order) / math.prod(math.factorial(m.count(a)) for a in set(m))
+                                         for m in monomials.tolist()], dtype=torch.float64)
+            self.register_buffer(f"monomials_{order}", monomials.T.contiguous(), persistent=False)
+            # (Σ M × paths, K): constants of the model, not weights; each monomial stands for all its permutations
+            coupling = torch.cat(columns)[:, positions] * permutations
+            self.register_buffer(f"coupling_{order}", coupling, persistent=False)
+            self.paths.append(counts)
+
+    def exact_buffers(self) -> tuple[str, ...]:
+        return tuple(name for name in self._buffers if name.startswith("coupling_"))
+
+    def forward(self, basis: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+        """``basis``: (atoms, channels, d), each channel's A as irreps 0e + 1o + …; ``onehot``: (atoms, elements) → (atoms, irreps_out.dim)."""
+        atoms, channels = basis.shape[:2]
+        components = basis.reshape(atoms * channels, -1).T  # (d, atoms × channels)
+        blocks = [0.0] * len(self.irreps_out)
+        for order in range(1, self.correlation + 1):
+            monomials = getattr(self, f"monomials_{order}")
+            products = components[monomials[0]]
+            for k in range(1, order):
+                products = products * components[monomials[k]]
+            coupled = getattr(self, f"coupling_{order}").to(products.dtype) @ products  # (Σ M × paths, atoms × channels)
+            start = 0
+            for index, ((_, irrep), paths) in enumerate(zip(self.irreps_out, self.paths[order - 1])):
+                block = coupled[start:start + irrep.dim * paths].reshape(irrep.dim, paths, atoms, channels)
+                start += irrep.dim * paths
+                weights = onehot @ self.weights[(order - 1) * len(self.irreps_out) + index].flatten(1)  # each atom's element's
+                blocks[index] = blocks[index] + (block * weights.view(atoms, paths, channels).transpose(0, 1)).sum(1)
+        return torch.cat([block.permute(1, 2, 0).reshape(atoms, -1) for block in blocks], dim=1)
+
+
 class Product(nn.Module):
-    """h_i from the atomic basis: products of A up to ``correlation``, contracted with weights of the
-    atom's element, plus the residual of the previous features."""
+    """h_i from the atomic basis: the symmetric contraction of A up to ``correlation``, a linear map,
+    plus the residual of the previous features."""
 
     def __init__(self, basis: o3.Irreps, features_in: o3.Irreps, features_out: o3.Irreps, correlation: int, n_species: int):
         super().__init__()
-        l_max = basis.lmax
-        self.powers = nn.ModuleList()
-        power = basis
-        for _ in range(correlation - 1):  # intermediates keep every l ≤ l_max, of either parity
-            last = len(self.powers) == correlation - 2
-            keep = (lambda irrep: irrep in features_out) if last else (lambda irrep: irrep.l <= l_max)
-            product = channelwise_product(power, basis, keep, symmetric=power is basis)
-            self.powers.append(product)
-            power = product.irreps_out
-        self.terms = [basis] + [product.irreps_out for product in self.powers]  # A, A⊗A, A⊗A⊗A, ...
-        self.kept = [[index for index, (_, irrep) in enumerate(irreps) if irrep in features_out] for irreps in self.terms]
-        concatenated = o3.Irreps([irreps[index] for irreps, kept in zip(self.terms, self.kept) for index in kept])
-        self.contractions = nn.ModuleList(o3.Linear(concatenated, features_out) for _ in range(n_species))
+        self.channels, self.l_max = basis[0].mul, basis.lmax
+        self.contraction = SymmetricContraction(self.l_max, self.channels, features_out, correlation, n_species)
+        self.linear = o3.Linear(features_out, features_out)
         self.residual = o3.FullyConnectedTensorProduct(features_in, o3.Irreps(f"{n_species}x0e"), features_out)
 
     def forward(self, basis: torch.Tensor, h: torch.Tensor, onehot: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
-        powers = [basis]
-        for product in self.powers:
-            powers.append(product(powers[-1], basis))
-        b = torch.cat([value[:, irreps.slices()[index]] for value, irreps, kept in zip(powers, self.terms, self.kept)
-                       for index in kept], dim=1)
-        contracted = b.new_zeros(b.shape[0], self.contractions[0].irreps_out.dim)
-        for element, contraction in enumerate(self.contractions):
-            mask = species == element
-            contracted = contracted.index_put((mask,), contraction(b[mask]))
-        return contracted + self.residual(h, onehot)
+        # e3nn lays out all channels of l = 0, then of l = 1, …; the contraction wants (atoms, channels, d)
+        per_channel = torch.cat([basis[:, (l * l) * self.channels:((l + 1) ** 2) * self.channels].reshape(basis.shape[0], self.channels, 2 * l + 1)
+                                 for l in range(self.l_max + 1)], dim=2)
+        return self.linear(self.contraction(per_channel, onehot)) + self.residual(h, onehot)
 
 
 class MACEPotential(Potential):

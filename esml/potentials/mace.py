@@ -107,6 +107,28 @@ def symmetric_coupling(l_max: int, order: int, outputs: str) -> tuple[o3.Irreps,
     return reduced.irreps_out, reduced.change_of_basis
 
 
+def folded_coupling(l_max: int, order: int, irreps_out: o3.Irreps) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+    """The coupling of ``order`` copies of a channel's A to each irrep of ``irreps_out``, on the
+    distinct monomials A_a A_b … (a ≤ b ≤ …) only: (their indices (order, K), the coupling (Σ M ×
+    paths, K) float64, rows irrep by irrep and within one m-major, the number of paths per irrep).
+    The coupling is symmetric in its inputs, so each monomial's column sums its permutations'."""
+    width = (l_max + 1) ** 2
+    irreps, change = symmetric_coupling(l_max, order, str(irreps_out.sort().irreps.simplify()))
+    rows, counts = [], []
+    for _, irrep in irreps_out:
+        # (paths, M, d, …, d): every copy of this irrep in the reduced product
+        paths = [change[irreps.slices()[k]].reshape(copies, irrep.dim, *change.shape[1:])
+                 for k, (copies, other) in enumerate(irreps) if other == irrep]
+        paths = torch.cat(paths) if paths else change.new_zeros(0, irrep.dim, *change.shape[1:])
+        rows.append(paths.transpose(0, 1).reshape(irrep.dim * len(paths), -1))  # (M × paths, d^order)
+        counts.append(len(paths))
+    monomials = list(itertools.combinations_with_replacement(range(width), order))
+    columns = [int(np.ravel_multi_index(monomial, (width,) * order)) for monomial in monomials]
+    permutations = torch.tensor([math.factorial(order) / math.prod(math.factorial(monomial.count(a)) for a in set(monomial))
+                                 for monomial in monomials], dtype=torch.float64)
+    return torch.tensor(monomials).T.contiguous(), torch.cat(rows)[:, columns] * permutations, counts
+
+
 class SymmetricContraction(ExactBuffers):
     """MACE's product basis: for each irrep of ``irreps_out`` (``channels`` copies of it) and each
     order ν ≤ ``correlation``, every coupling path of ν copies of a channel's A to that irrep, with
@@ -120,32 +142,17 @@ class SymmetricContraction(ExactBuffers):
 
     def __init__(self, l_max: int, channels: int, irreps_out: o3.Irreps, correlation: int, n_species: int):
         super().__init__()
-        width = (l_max + 1) ** 2
+        if any(mul != channels for mul, _ in irreps_out):
+            raise ValueError(f"each output irrep needs {channels} channels, one per channel of the atomic basis")
         self.irreps_out, self.correlation = irreps_out, correlation
         self.paths: list[list[int]] = []  # [order][irrep of irreps_out]: how many coupling paths
         self.weights = nn.ParameterList()
         for order in range(1, correlation + 1):
-            irreps, change = symmetric_coupling(l_max, order, str(irreps_out.sort().irreps.simplify()))
-            columns, counts = [], []
-            for mul, irrep in irreps_out:
-                if mul != channels:
-                    raise ValueError(f"each output irrep needs {channels} channels, one per channel of the atomic basis")
-                # (paths, M, d, …, d): every copy of this irrep in the reduced product
-                paths = [change[irreps.slices()[k]].reshape(copies, irrep.dim, *change.shape[1:])
-                         for k, (copies, other) in enumerate(irreps) if other == irrep]
-                paths = torch.cat(paths) if paths else change.new_zeros(0, irrep.dim, *change.shape[1:])
-                columns.append(paths.transpose(0, 1).reshape(irrep.dim * len(paths), -1))  # (M × paths, d^ν)
-                counts.append(len(paths))
-                self.weights.append(nn.Parameter(torch.randn(n_species, len(paths), channels) / max(1, len(paths))))
-            monomials = torch.tensor(list(itertools.combinations_with_replacement(range(width), order)))
-            positions = torch.tensor([int(np.ravel_multi_index(m, (width,) * order)) for m in monomials.tolist()])
-            permutations = torch.tensor([math.factorial(order) / math.prod(math.factorial(m.count(a)) for a in set(m))
-                                         for m in monomials.tolist()], dtype=torch.float64)
-            self.register_buffer(f"monomials_{order}", monomials.T.contiguous(), persistent=False)
-            # (Σ M × paths, K): constants of the model, not weights; each monomial stands for all its permutations
-            coupling = torch.cat(columns)[:, positions] * permutations
-            self.register_buffer(f"coupling_{order}", coupling, persistent=False)
+            monomials, coupling, counts = folded_coupling(l_max, order, irreps_out)
+            self.register_buffer(f"monomials_{order}", monomials, persistent=False)
+            self.register_buffer(f"coupling_{order}", coupling, persistent=False)  # constants of the model, not weights
             self.paths.append(counts)
+            self.weights.extend(nn.Parameter(torch.randn(n_species, count, channels) / max(1, count)) for count in counts)
 
     def exact_buffers(self) -> tuple[str, ...]:
         return tuple(name for name in self._buffers if name.startswith("coupling_"))

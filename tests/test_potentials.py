@@ -8,7 +8,7 @@ from ase.build import bulk, molecule
 from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
 
 from esml.calculator import PotentialCalculator
-from esml.errors import StructureError
+from esml.errors import EsmlError, StructureError
 from esml.potentials import ANIPotential, CGCNNPotential, Ensemble, PaiNNPotential, ensemble_of, load, save
 from esml.potentials.mace import MACEPotential
 
@@ -231,3 +231,14 @@ def test_the_symmetric_contraction_is_the_coupled_product_of_the_basis_and_rotat
     finally:
         torch.set_default_dtype(previous)
     assert torch.allclose(contraction(basis @ rotate_in.T, onehot), output @ rotate_out.T, atol=1e-12)
+
+
+def test_a_model_file_whose_weights_do_not_fit_the_family_is_refused_in_one_line(tmp_path):
+    """A file written before a family's layout changed (another esml) names the problem, not a torch error."""
+    path = tmp_path / "old.pt"
+    save(make("mace"), path)
+    payload = torch.load(path, weights_only=True)
+    payload["state"]["an_old_weight"] = torch.zeros(3)
+    torch.save(payload, path)
+    with pytest.raises(EsmlError, match="do not fit this esml's mace model.*train it again"):
+        load(path)

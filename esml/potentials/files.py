@@ -66,7 +66,11 @@ def load_with_metadata(path: str | Path) -> tuple[Potential, dict]:
     ``esml learn`` fitted), from one read of the file: a large GP's file is tens of MB."""
     payload = read_payload(path)
     potential = build(payload["kind"], payload["config"])
-    potential.load_state_dict(payload["state"])
+    try:
+        potential.load_state_dict(payload["state"])
+    except RuntimeError:  # missing or unexpected weights: the family's layout changed since the file was written
+        raise EsmlError(f"{path}: its weights do not fit this esml's {payload['kind']} model (written by an esml whose "
+                        f"{payload['kind']} had another layout); train it again") from None
     return potential.eval(), payload["metadata"]
 
 

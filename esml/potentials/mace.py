@@ -158,7 +158,8 @@ class SymmetricContraction(ExactBuffers):
         return tuple(name for name in self._buffers if name.startswith("coupling_"))
 
     def forward(self, basis: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
-        """``basis``: (atoms, channels, d), each channel's A as irreps 0e + 1o + …; ``onehot``: (atoms, elements) → (atoms, irreps_out.dim)."""
+        """``basis`` (atoms, channels, d): each channel's A as irreps 0e + 1o + …; ``onehot`` (atoms,
+        elements) → (atoms, irreps_out.dim)."""
         atoms, channels = basis.shape[:2]
         components = basis.reshape(atoms * channels, -1).T  # (d, atoms × channels)
         blocks = [0.0] * len(self.irreps_out)
@@ -188,11 +189,14 @@ class Product(nn.Module):
         self.linear = o3.Linear(features_out, features_out)
         self.residual = o3.FullyConnectedTensorProduct(features_in, o3.Irreps(f"{n_species}x0e"), features_out)
 
-    def forward(self, basis: torch.Tensor, h: torch.Tensor, onehot: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
-        # e3nn lays out all channels of l = 0, then of l = 1, …; the contraction wants (atoms, channels, d)
-        per_channel = torch.cat([basis[:, (l * l) * self.channels:((l + 1) ** 2) * self.channels].reshape(basis.shape[0], self.channels, 2 * l + 1)
-                                 for l in range(self.l_max + 1)], dim=2)
-        return self.linear(self.contraction(per_channel, onehot)) + self.residual(h, onehot)
+    def forward(self, basis: torch.Tensor, h: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.contraction(self.per_channel(basis), onehot)) + self.residual(h, onehot)
+
+    def per_channel(self, basis: torch.Tensor) -> torch.Tensor:
+        """(atoms, channels, d) from e3nn's layout, which holds every channel's l = 0, then every channel's l = 1, …"""
+        blocks = [basis[:, l * l * self.channels:(l + 1) ** 2 * self.channels].reshape(len(basis), self.channels, 2 * l + 1)
+                  for l in range(self.l_max + 1)]
+        return torch.cat(blocks, dim=2)
 
 
 class MACEPotential(Potential):
@@ -262,7 +266,7 @@ class MACEPotential(Potential):
         energy = vectors.new_zeros(h.shape[0])
         for interaction, product, readout in zip(self.interactions, self.products, self.readouts):
             basis = interaction(h, edges, harmonics, radial)
-            h = product(basis, h, onehot, species)
+            h = product(basis, h, onehot)
             energy = energy + readout(h)
         return energy.unsqueeze(0)
 

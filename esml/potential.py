@@ -23,14 +23,22 @@ from esml.graph import AtomicGraph
 
 
 class ExactBuffers(nn.Module):
-    """A module whose buffers named in ``exact_buffers`` stay float64 under ``.to(dtype)``, ``.float()``…:
-    they follow device moves only."""
+    """A module whose buffers registered with :meth:`register_exact_buffer` stay float64 under
+    ``.to(dtype)``, ``.float()``…: they follow device moves only."""
 
-    def exact_buffers(self) -> tuple[str, ...]:
-        return ()
+    def __init__(self):
+        super().__init__()
+        self.exact_buffers: set[str] = set()
+
+    def register_exact_buffer(self, name: str, tensor: torch.Tensor, persistent: bool = True) -> None:
+        """Register ``tensor`` (made float64 before any rounding) as a buffer kept float64."""
+        if tensor.dtype != torch.float64:
+            raise TypeError(f"buffer {name!r} must be created in float64, not rounded first and converted")
+        self.register_buffer(name, tensor, persistent=persistent)
+        self.exact_buffers.add(name)
 
     def _apply(self, fn, recurse=True):
-        exact = {name: self._buffers[name] for name in self.exact_buffers()}
+        exact = {name: self._buffers[name] for name in self.exact_buffers}
         super()._apply(fn, recurse)
         for name, value in exact.items():
             self._buffers[name] = value.to(self._buffers[name].device)
@@ -50,15 +58,11 @@ class Potential(ExactBuffers):
         table = torch.full((len(chemical_symbols),), -1, dtype=torch.int64)
         table[self.species] = torch.arange(len(self.species))
         self.register_buffer("species_table", table, persistent=False)
-        # float64: total energies of molecules are thousands of eV; their differences are meV
+        # float64 whatever the model's precision: total energies of molecules are thousands of eV, so
+        # rounded to float32 (steps of ~0.1 meV per atom) they would shift a structure by a meV
         energies = torch.zeros(len(self.species), dtype=torch.float64) if self_energies is None else torch.as_tensor(self_energies, dtype=torch.float64)
-        self.register_buffer("self_energies", energies)
-        self.register_buffer("energy_scale", torch.tensor(float(energy_scale), dtype=torch.float64))
-
-    def exact_buffers(self) -> tuple[str, ...]:
-        # .to(float32) would round the reference energies (thousands of eV for a molecule, so steps of
-        # ~0.1 meV per atom: an offset of a meV per structure)
-        return ("self_energies", "energy_scale")
+        self.register_exact_buffer("self_energies", energies)
+        self.register_exact_buffer("energy_scale", torch.tensor(float(energy_scale), dtype=torch.float64))
 
     @property
     def n_members(self) -> int:

@@ -150,12 +150,9 @@ class SymmetricContraction(ExactBuffers):
         for order in range(1, correlation + 1):
             monomials, coupling, counts = folded_coupling(l_max, order, irreps_out)
             self.register_buffer(f"monomials_{order}", monomials, persistent=False)
-            self.register_buffer(f"coupling_{order}", coupling, persistent=False)  # constants of the model, not weights
+            self.register_exact_buffer(f"coupling_{order}", coupling, persistent=False)  # constants of the model, not weights
             self.paths.append(counts)
             self.weights.extend(nn.Parameter(torch.randn(n_species, count, channels) / max(1, count)) for count in counts)
-
-    def exact_buffers(self) -> tuple[str, ...]:
-        return tuple(name for name in self._buffers if name.startswith("coupling_"))
 
     def forward(self, basis: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
         """``basis`` (atoms, channels, d): each channel's A as irreps 0e + 1o + …; ``onehot`` (atoms,

@@ -167,9 +167,9 @@ def run_md(atoms: Atoms, calculator: Calculator, settings: MDSettings, trajector
     except OverlapError as error:  # the model pulled two atoms onto each other: not the user's structure
         collapse = f"atoms {error.pair[0]} and {error.pair[1]} come {error.distance:.3f} Å apart"
     summary = summarise(log, len(start), changed, first_change, stopped)
-    if collapse is None:
-        return log, summary
-    return log, replace(summary, collapsed_after_fs=log[-1].time_fs if log else 0.0, collapse=collapse)
+    if collapse is not None:
+        summary = replace(summary, collapsed_after_fs=log[-1].time_fs if log else 0.0, collapse=collapse)
+    return log, summary
 
 
 def summarise(log: list[MDFrame], n_atoms: int, changed: int, first_change: float | None,

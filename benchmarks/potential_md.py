@@ -25,8 +25,9 @@ import torch
 from esml.potentials import load_calculator
 from esml.qm.engine import reference_calculator
 from esml.simulate.dynamics import run_md
-from esml.simulate.relax import harmonic_frequencies, optimise
+from esml.simulate.relax import optimise
 from esml.simulate.settings import MDSettings
+from esml.simulate.vibrations import harmonic_modes
 
 HERE = Path(__file__).parent
 
@@ -37,7 +38,7 @@ def start_structure(dataset: str):
 
 def frequencies(atoms, calc) -> np.ndarray:
     relaxed = optimise(atoms, calc, fmax=0.001, steps=3000)
-    return harmonic_frequencies(relaxed, calc).vibrational
+    return harmonic_modes(relaxed, calc)[0].wavenumbers
 
 
 def md_run(atoms, calc, settings: MDSettings, trajectory: Path | None = None) -> dict:

@@ -143,7 +143,8 @@ def vibrate_command(
     """Harmonic vibrational frequencies (cm⁻¹; imaginary modes negative)."""
     from esml.atomic import check_writable, write_text
     from esml.cli.console import console
-    from esml.simulate.relax import harmonic_frequencies, optimise
+    from esml.simulate.relax import optimise
+    from esml.simulate.vibrations import harmonic_modes
 
     if json_out:
         check_writable(json_out, "the frequencies", "freq.json")
@@ -151,10 +152,9 @@ def vibrate_command(
     atoms = read_start(start)
     if optimize:
         atoms = optimise(atoms, calc, fmax=0.001)
-    frequencies = harmonic_frequencies(atoms, calc, displacement)
-    modes = frequencies.vibrational
-    console.print("frequencies (cm⁻¹): " + " ".join(f"{w:.1f}" for w in modes), highlight=False)
-    console.print(f"zero-point energy {frequencies.zero_point_energy:.4f} eV", highlight=False)
+    modes, _ = harmonic_modes(atoms, calc, displacement)
+    console.print("frequencies (cm⁻¹): " + " ".join(f"{w:.1f}" for w in modes.wavenumbers), highlight=False)
+    console.print(f"zero-point energy {modes.zero_point_energy:.4f} eV", highlight=False)
     if json_out:
-        write_text(json_out, json.dumps({"model": model, "frequencies_cm1": modes.tolist(),
-                                         "zero_point_energy_eV": frequencies.zero_point_energy}, indent=2))
+        write_text(json_out, json.dumps({"model": model, "frequencies_cm1": modes.wavenumbers.tolist(),
+                                         "zero_point_energy_eV": modes.zero_point_energy}, indent=2))

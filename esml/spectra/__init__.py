@@ -1,0 +1,1 @@
+"""Vibrational spectroscopy from any surface: infrared spectra and anharmonic fundamentals."""

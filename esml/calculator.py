@@ -5,6 +5,8 @@ Results (ASE units): ``energy``/``free_energy`` eV (mean over ensemble members),
 (n_atoms, 3) eV/Å, ``stress`` (6,) eV/Å³ in Voigt order for fully periodic cells, and the model's
 uncertainty when asked for, which is what the active learner reads: ``energy_std`` eV and
 ``forces_std`` (n_atoms, 3) eV/Å (the spread over ensemble members, or a GP's posterior σ).
+A model trained with dipoles also gives ``dipole`` (3,) e·Å and ``charges`` (n_atoms,) e, so
+ASE's ``Infrared`` and esml's spectra run on it; the structure's charge is ``atoms.info["charge"]``.
 
 A calculator made from a model file of ``esml learn`` multiplies ``forces_std`` by the factor
 the run calibrated on its validation frames (``calibration_scale`` in the file), so that ±σ
@@ -24,7 +26,7 @@ from esml.potential import Potential, predict
 
 
 class PotentialCalculator(Calculator):
-    implemented_properties = ["energy", "free_energy", "forces", "stress", "energy_std", "forces_std"]
+    implemented_properties = ["energy", "free_energy", "forces", "stress", "energy_std", "forces_std", "dipole", "charges"]
 
     def __init__(self, potential: Potential, dtype: torch.dtype | None = None, force_sigma_scale: float = 1.0, **kwargs):
         super().__init__(**kwargs)
@@ -38,6 +40,8 @@ class PotentialCalculator(Calculator):
         stress = "stress" in properties
         if stress and not self.atoms.pbc.all():
             raise PropertyNotImplementedError("stress needs a cell periodic in all three directions")
+        if {"dipole", "charges"} & set(properties) and not self.potential.predicts_dipole:
+            raise PropertyNotImplementedError("this model predicts no dipole; train one with --dipole-weight on frames labeled with dipoles")
         graph = atoms_to_graph(self.atoms, self.potential.cutoff, self.dtype)
         want_std = "forces_std" in properties
         prediction = predict(self.potential, graph, stress=stress, member_forces=want_std)
@@ -52,6 +56,10 @@ class PotentialCalculator(Calculator):
             self.results["energy_std"] = float(energy_std[0].detach())
             if want_std:
                 self.results["forces_std"] = self.force_sigma_scale * forces_std.detach().to(torch.float64).numpy()
+        if self.potential.predicts_dipole:  # cheap next to the forces: always, so a later get_dipole_moment costs nothing
+            total = torch.tensor([float(self.atoms.info.get("charge", 0))])
+            self.results["dipole"] = self.potential.dipole(graph, total).mean(0)[0].detach().numpy()
+            self.results["charges"] = self.potential.charges(graph, total).mean(0).detach().numpy()
         if stress:
             full = prediction.stress[0].detach().to(torch.float64).numpy()
             self.results["stress"] = full[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]

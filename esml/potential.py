@@ -18,7 +18,7 @@ import torch
 from ase.data import chemical_symbols
 from torch import nn
 
-from esml.errors import StructureError
+from esml.errors import EsmlError, StructureError
 from esml.graph import AtomicGraph
 
 
@@ -50,6 +50,7 @@ class Potential(ExactBuffers):
 
     kind: ClassVar[str] = ""
     dtype: ClassVar[torch.dtype] = torch.float32  # what the calculator evaluates it in
+    predicts_dipole: ClassVar[bool] = False  # has charges() and dipole() (esml.potentials.dipole)
     cutoff: float
 
     def __init__(self, species: Sequence[int], self_energies: Sequence[float] | None = None, energy_scale: float = 1.0):
@@ -117,6 +118,14 @@ class Potential(ExactBuffers):
         if energy.shape[0] < 2:
             return torch.zeros_like(energy[0]), torch.zeros_like(prediction.forces[0]) if forces else None
         return energy.std(0), prediction.forces.std(0) if forces else None
+
+    def charges(self, graph: AtomicGraph, total_charge: torch.Tensor | None = None) -> torch.Tensor:
+        """Atomic charges (n_members, n_atoms) e summing to ``total_charge`` (n_structures,), zero by default."""
+        raise EsmlError(f"this {self.kind} model predicts no charges or dipole; train one with --dipole-weight on frames labeled with dipoles")
+
+    def dipole(self, graph: AtomicGraph, total_charge: torch.Tensor | None = None) -> torch.Tensor:
+        """Dipole moments (n_members, n_structures, 3) e·Å."""
+        raise EsmlError(f"this {self.kind} model predicts no charges or dipole; train one with --dipole-weight on frames labeled with dipoles")
 
     @classmethod
     def fuse(cls, members: Sequence[Potential]) -> Potential | None:

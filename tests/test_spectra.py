@@ -131,3 +131,126 @@ def test_vpt2_refuses_a_linear_molecule_and_a_saddle_point():
     modes, derivatives = harmonic_modes(optimise(planar, calc, fmax=1e-4), calc)
     with pytest.raises(EsmlError, match="imaginary mode"):
         quartic_force_field(modes, derivatives.hessian, calc)
+
+
+def water_frames(count: int) -> list[Atoms]:
+    calc = reference_calculator("gfn2-xtb")
+    frames = []
+    for seed in range(count):
+        atoms = molecule("H2O")
+        atoms.rattle(0.05, seed=seed)
+        atoms.calc = calc
+        atoms.get_forces()
+        frames.append(atoms)
+    return frames
+
+
+def random_dipole_model(species: list[int]):
+    """An untrained PaiNN pair whose read-outs are not the zeros they start from."""
+    import torch
+
+    from esml.potentials.dipole import DipolePotential
+    from esml.potentials.painn import PaiNNPotential
+
+    torch.manual_seed(0)
+    model = DipolePotential(PaiNNPotential(species), PaiNNPotential(species, energy_scale=0.2))
+    with torch.no_grad():
+        for network in (model.energy, model.charge_network):
+            network.readout[-1].weight.normal_(0, 0.5)
+    return model
+
+
+def test_a_dipole_model_rotates_its_dipole_with_the_molecule_and_its_charges_sum_to_the_total():
+    import torch
+    from scipy.spatial.transform import Rotation
+
+    from esml.calculator import PotentialCalculator
+
+    model = random_dipole_model([1, 6, 8])
+    calc = PotentialCalculator(model, dtype=torch.float64)
+    ethanol = molecule("CH3CH2OH")
+    ethanol.calc = calc
+    dipole = ethanol.get_dipole_moment()
+    assert abs(ethanol.get_charges().sum()) < 1e-12 and np.linalg.norm(dipole) > 1e-3
+    rotation = Rotation.from_euler("xyz", [40, -75, 130], degrees=True)
+    moved = ethanol.copy()
+    moved.positions = rotation.apply(ethanol.positions) + [3.0, -2.0, 7.0]  # rotated, and far from the origin
+    moved.calc = calc
+    np.testing.assert_allclose(moved.get_dipole_moment(), rotation.apply(dipole), atol=1e-10)
+    cation = ethanol.copy()
+    cation.info["charge"] = 1
+    cation.calc = calc
+    assert cation.get_charges().sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_ases_own_infrared_runs_on_an_esml_model_with_dipoles(tmp_path):
+    import torch
+    from ase.vibrations import Infrared
+
+    from esml.calculator import PotentialCalculator
+
+    model = random_dipole_model([1, 8])
+    water = molecule("H2O")
+    water.calc = PotentialCalculator(model, dtype=torch.float64)
+    infrared = Infrared(water, name=str(tmp_path / "ir"), delta=0.005)  # esml's step: the same finite differences
+    infrared.run()
+    infrared.read()
+    # ASE's 3N modes (this random surface has no minimum at water, and ASE projects nothing out) share
+    # Σ_i |∂μ/∂x_i|²/m_i among them, whatever the Hessian: the dipole derivatives ASE saw are esml's
+    from ase import units
+
+    _, derivatives = harmonic_modes(water, water.calc, dipole=True)
+    masses = np.repeat(water.get_masses(), 3)
+    expected = (derivatives.dipole**2).sum(axis=1) @ (1 / masses) / units.Debye**2  # (D/Å)²/amu
+    assert infrared.intensities.sum() == pytest.approx(expected, rel=1e-6)
+
+
+def test_training_with_dipoles_learns_them(tmp_path):
+    from esml.errors import EsmlWarning
+    from esml.training.config import family_config
+    from esml.training.data import split_frames
+    from esml.training.run import train_potential
+
+    frames = water_frames(40)
+    splits = split_frames(frames, 0.25, 0)
+    spread = np.std([atoms.get_dipole_moment() for atoms in splits.valid])
+    with pytest.warns(EsmlWarning, match="reference energies"):  # one composition: expected, and beside the point here
+        result = train_potential("painn", splits, tmp_path / "dipole.pt", family_config("painn", max_epochs=30, dipole_weight=10.0))
+    assert result.valid["dipole_mae"] < 0.5 * spread  # learned, not the mean dipole
+
+
+def test_the_md_spectrum_finds_bands_at_the_frequencies_a_signal_oscillates_with():
+    from esml.spectra.infrared import band_centres, dynamics_spectrum
+
+    timestep = 0.25
+    time = np.arange(8000) * timestep  # fs
+    rng = np.random.default_rng(0)
+    wavenumbers = np.array([1600.0, 3650.0])
+    hertz = wavenumbers * 2.99792458e10 * 1e-15  # cycles per fs
+    signal = sum(np.cos(2 * np.pi * f * time + rng.uniform(0, 6)) for f in hertz)
+    dipoles = np.stack([signal, 0.3 * signal, np.zeros_like(signal)], axis=-1)[None]
+    grid, spectrum = dynamics_spectrum(dipoles, timestep, 300.0)
+    np.testing.assert_allclose(band_centres(grid, spectrum, wavenumbers + 20), wavenumbers, atol=5)
+
+
+def test_spectrum_commands_write_a_plot_a_table_and_json(tmp_path):
+    import json
+
+    import ase.io
+    from test_cli import esml
+
+    start = tmp_path / "water.xyz"
+    ase.io.write(start, molecule("H2O"))
+    experiment = tmp_path / "experiment.json"
+    experiment.write_text(json.dumps({"fundamentals_cm1": [1594.7, 3657.1, None], "source": "a test"}))
+    for kind, extra in (("ir", []), ("anharmonic", []), ("md", ["--equilibration", "50", "--nve", "500", "--trajectories", "2"])):
+        out, png = tmp_path / f"{kind}.json", tmp_path / f"{kind}.png"
+        run = esml("spectrum", kind, "gfn2-xtb", start, "--experiment", experiment, "--png", png, "--json", out, *extra)
+        assert run.returncode == 0, run.stderr
+        report = json.loads(out.read_text())
+        assert png.stat().st_size > 10_000 and report["against_experiment"]["n_fundamentals"] == 2
+    assert json.loads((tmp_path / "ir.json").read_text())["intensities_km_mol"][0] == pytest.approx(133, abs=3)  # the bend
+    anharmonic = json.loads((tmp_path / "anharmonic.json").read_text())
+    assert all(f < h for f, h in zip(anharmonic["fundamentals_cm1"], anharmonic["harmonic_cm1"]))
+    md = json.loads((tmp_path / "md.json").read_text())
+    np.testing.assert_allclose(md["band_centres_cm1"], md["harmonic_cm1"], atol=60)

@@ -25,6 +25,7 @@ from esml.cli import (
     search,
     serve,
     simulate,
+    spectrum,
     train,
     xc,
 )
@@ -51,6 +52,7 @@ app.command("learn")(learn.learn_command)
 app.command("md")(simulate.md_command)
 app.command("optimize")(simulate.optimize_command)
 app.command("vibrate")(simulate.vibrate_command)
+app.add_typer(spectrum.app, name="spectrum")
 app.command("fit-property")(properties.fit_property_command)
 app.command("predict")(properties.predict_command)
 app.command("learning-curve")(properties.learning_curve_command)

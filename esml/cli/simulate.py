@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from esml.simulate.settings import MDSettings
+from esml.simulate.settings import DEFAULT_DISPLACEMENT, MDSettings
 
 MD = MDSettings()
 MODEL_HELP = "Model file from `esml train`, or a reference method (gfn2-xtb, pbe/def2-svp, ...)."
@@ -137,7 +137,7 @@ def vibrate_command(
     model: str = typer.Argument(..., help=MODEL_HELP),
     start: Path = typer.Argument(..., help="Structure (last frame); relaxed first unless --no-optimize."),
     optimize: bool = typer.Option(True, "--optimize/--no-optimize", help="Relax to fmax 0.001 eV/Å before the finite differences."),
-    displacement: float = typer.Option(0.005, help="Finite-difference step (Å)."),
+    displacement: float = typer.Option(DEFAULT_DISPLACEMENT, help="Finite-difference step (Å)."),
     json_out: Path = typer.Option(None, "--json", help="Frequencies (cm⁻¹) and zero-point energy (eV) as JSON."),
 ) -> None:
     """Harmonic vibrational frequencies (cm⁻¹; imaginary modes negative)."""

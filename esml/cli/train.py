@@ -31,6 +31,7 @@ def train_command(
     reference_energies: Path = typer.Option(None, "--reference-energies", help="Isolated-atom energies (a structure file of one-atom frames) as the per-element references, instead of a fit to the training energies."),
     energy_weight: float = typer.Option(TrainConfig.energy_weight, help="Weight of the energy-per-atom MSE."),
     force_weight: float = typer.Option(TrainConfig.force_weight, help="Weight of the force MSE; 0 trains on energies only."),
+    dipole_weight: float = typer.Option(TrainConfig.dipole_weight, "--dipole-weight", help="Weight of the dipole MSE, (e·Å)⁻²; above 0 a charge network learns the frames' dipoles beside the energy (for IR spectra)."),
     patience: int = typer.Option(TrainConfig.patience, help="Stop after this many epochs without a better validation loss."),
     lr_patience: int = typer.Option(TrainConfig.lr_patience, "--lr-patience", min=1, help="Halve the learning rate after this many epochs without improvement."),
     valid_fraction: float = typer.Option(0.05, min=0.0, max=0.9, help="Share of training frames held out for validation when the data has no 'valid' split."),
@@ -58,12 +59,12 @@ def train_command(
     config = family_config(
         kind, energy_weight=energy_weight, force_weight=force_weight, learning_rate=learning_rate, batch_size=batch_size,
         max_epochs=epochs, patience=patience, lr_patience=lr_patience, max_minutes=max_minutes, seed=seed, ema_decay=ema,
-        stage_two=stage_two, stage_two_energy_weight=stage_two_energy_weight, float64=float64)
+        stage_two=stage_two, stage_two_energy_weight=stage_two_energy_weight, float64=float64, dipole_weight=dipole_weight)
     references = None if reference_energies is None else isolated_atom_energies(reference_energies)
     check_writable(out, "the model", "model.pt")
     if resume:
         check_resumable(out, ensemble)
-    splits = load_splits(data, db, dataset, valid_fraction, seed, forces=config.force_weight > 0)
+    splits = load_splits(data, db, dataset, valid_fraction, seed, forces=config.force_weight > 0, dipoles=config.dipole_weight > 0)
     if threads:
         torch.set_num_threads(threads)
     if not quiet:
@@ -94,7 +95,7 @@ def record_trained_model(db, dataset: str, out: Path, kind: str, splits, result)
                  file=out)
 
 
-def load_splits(data, db, dataset, valid_fraction: float, seed: int, forces: bool = True):
+def load_splits(data, db, dataset, valid_fraction: float, seed: int, forces: bool = True, dipoles: bool = False):
     """The frames by split; frames without the labels training needs are refused before anything else."""
     from esml.structures import read_structures
     from esml.training.data import SPLITS, carve_validation, check_labels, split_frames, store_splits
@@ -103,10 +104,10 @@ def load_splits(data, db, dataset, valid_fraction: float, seed: int, forces: boo
         raise EsmlError("give either --data FILE or --dataset NAME (with --db for a store other than the default)")
     if data is not None:
         frames = read_structures(data)
-        check_labels(frames, forces, str(data))
+        check_labels(frames, forces, str(data), dipoles)
         return split_frames(frames, valid_fraction, seed)
     by_split = store_splits(db, dataset)
-    check_labels([atoms for split in SPLITS for atoms in by_split[split]], forces, f"dataset {dataset!r}")
+    check_labels([atoms for split in SPLITS for atoms in by_split[split]], forces, f"dataset {dataset!r}", dipoles)
     return carve_validation(by_split, valid_fraction, seed)
 
 
@@ -145,12 +146,14 @@ def errors_table(rows: list[tuple[str, dict | None]], title: str):
     """One row per (name, error metrics); rows without metrics are left out."""
     from rich.table import Table
 
-    keys = ("energy_mae", "energy_rmse", "energy_mae_per_structure", "force_mae", "force_rmse")
+    keys = ("energy_mae", "energy_rmse", "energy_mae_per_structure", "force_mae", "force_rmse", "dipole_mae")
+    columns = ("E MAE meV/atom", "E RMSE meV/atom", "E MAE meV/structure", "F MAE meV/Å", "F RMSE meV/Å", "μ MAE me·Å")
+    shown = [k for k, key in enumerate(keys) if key != "dipole_mae" or any(m and key in m for _, m in rows)]
     table = Table(title=title)
-    for column in ("set", "frames", "E MAE meV/atom", "E RMSE meV/atom", "E MAE meV/structure", "F MAE meV/Å", "F RMSE meV/Å"):
+    for column in ("set", "frames", *(columns[k] for k in shown)):
         table.add_column(column, justify="left" if column == "set" else "right")
     for name, metrics in rows:
         if metrics:
-            cells = [f"{1000 * metrics[key]:.2f}" if key in metrics else "-" for key in keys]
+            cells = [f"{1000 * metrics[keys[k]]:.2f}" if keys[k] in metrics else "-" for k in shown]
             table.add_row(name, str(metrics["n_structures"]), *cells)
     return table

@@ -45,6 +45,16 @@ class Ensemble(Potential):
                       cell: torch.Tensor | None = None) -> torch.Tensor:
         return torch.cat([member.site_energies(graph, positions, cell) for member in self.members])
 
+    @property
+    def predicts_dipole(self) -> bool:
+        return all(member.predicts_dipole for member in self.members)
+
+    def charges(self, graph: AtomicGraph, total_charge: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.cat([member.charges(graph, total_charge) for member in self.members])
+
+    def dipole(self, graph: AtomicGraph, total_charge: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.cat([member.dipole(graph, total_charge) for member in self.members])
+
 
 def ensemble_of(members: Sequence[Potential]) -> Potential:
     """One potential that evaluates all ``members``: fused by their family where it can batch them."""

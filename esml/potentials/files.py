@@ -14,6 +14,7 @@ from esml.potential import Potential
 from esml.potentials.ani import ANIPotential
 from esml.potentials.cgcnn import CGCNNPotential
 from esml.potentials.delta import DeltaPotential
+from esml.potentials.dipole import DipolePotential
 from esml.potentials.ensemble import Ensemble
 from esml.potentials.gp import GaussianProcessPotential
 from esml.potentials.mace import MACEPotential
@@ -23,7 +24,7 @@ from esml.potentials.painn import PaiNNPotential
 FAMILIES: dict[str, type[Potential]] = {"ani": ANIPotential, "painn": PaiNNPotential, "mace": MACEPotential,
                                         "gp": GaussianProcessPotential, "cgcnn": CGCNNPotential}
 #: Every kind a model file may hold: the families, and what is built of them.
-KINDS: dict[str, type[Potential]] = {**FAMILIES, "ensemble": Ensemble, "delta": DeltaPotential}
+KINDS: dict[str, type[Potential]] = {**FAMILIES, "ensemble": Ensemble, "delta": DeltaPotential, "dipole": DipolePotential}
 
 
 def build(kind: str, config: dict) -> Potential:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from ase import Atoms
@@ -9,6 +10,7 @@ from ase.calculators.calculator import Calculator, PropertyNotImplementedError, 
 
 from esml.errors import MethodError
 from esml.methods import MethodSpec, parse_method, parse_reference
+from esml.qm.cache import LabelCache, cache_key
 from esml.qm.xtb import XTBSession
 from esml.structures import charge_and_multiplicity, check_charge_and_spin, check_positions, describe
 
@@ -48,25 +50,37 @@ class ReferenceCalculator(Calculator):
     """ASE calculator for any esml reference method (results in eV, Å, e). With ``restart``, an
     xTB calculation starts from the previous one's wavefunction while the system stays the same:
     30 % faster along a trajectory (a Δ-model's baseline), forces within the SCF tolerance
-    (~1e-3 eV/Å), too loose for finite differences, hence off by default."""
+    (~1e-3 eV/Å), too loose for finite differences, hence off by default. With a ``cache`` (a
+    :class:`~esml.qm.cache.LabelCache`), every result is kept there and a structure computed
+    before is read back: an interrupted finite-difference scan resumes where it stopped."""
 
     implemented_properties = ["energy", "free_energy", "forces", "dipole", "charges", "stress"]
 
     def __init__(self, spec: MethodSpec, charge: int | None = None, multiplicity: int | None = None,
-                 threads: int | None = None, restart: bool = False):
+                 threads: int | None = None, restart: bool = False, cache: LabelCache | None = None):
         super().__init__()
         self.spec = spec
         self.charge = charge
         self.multiplicity = multiplicity
         self.threads = threads
         self.xtb_session = XTBSession() if restart and spec.engine == "tblite" else None
+        self.cache = cache
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         # Forces cost a gradient; compute them only when asked (energy-only MD/scans stay cheap).
         want_forces = "forces" in properties
-        results = compute(self.atoms, self.spec, self.charge, self.multiplicity, forces=want_forces, threads=self.threads,
-                          xtb_session=self.xtb_session)
+        key = None
+        if self.cache is not None:
+            charge, multiplicity = charge_and_multiplicity(self.atoms, self.charge, self.multiplicity)
+            key = cache_key(self.atoms, self.spec, charge, multiplicity, want_forces)
+        results = self.cache.get_many([key]).get(key) if key else None
+        if results is None:
+            start = time.perf_counter()
+            results = compute(self.atoms, self.spec, self.charge, self.multiplicity, forces=want_forces, threads=self.threads,
+                              xtb_session=self.xtb_session)
+            if key:
+                self.cache.put(key, self.spec.label, results, time.perf_counter() - start)
         results["free_energy"] = results["energy"]
         missing = [p for p in properties if p not in results]
         if missing:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from esml.errors import EsmlError
 
 THERMOSTATS = ("langevin", "bussi", "nose-hoover")
+# Å, the finite-difference step of Hessians: ω off by ~1e-5 relative (h² terms), well above SCF noise
+DEFAULT_DISPLACEMENT = 0.005
 MAX_TIMESTEP_FS = 10.0  # beyond this no atomistic integrator is stable; a larger step is a typo
 
 

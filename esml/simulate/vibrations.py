@@ -15,6 +15,7 @@ from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 
 from esml.errors import EsmlError
+from esml.simulate.settings import DEFAULT_DISPLACEMENT
 
 # ω (cm⁻¹) of a mass-weighted Hessian eigenvalue λ (eV/(Å²·amu)): ω = √λ · this
 EIGENVALUE_TO_WAVENUMBER = np.sqrt(units._e / units._amu) * 1e10 / (2 * np.pi * units._c * 100)
@@ -32,7 +33,7 @@ class SecondDerivatives:
     dipole: np.ndarray | None
 
 
-def second_derivatives(atoms: Atoms, calculator: Calculator, displacement: float = 0.005, dipole: bool = False,
+def second_derivatives(atoms: Atoms, calculator: Calculator, displacement: float = DEFAULT_DISPLACEMENT, dipole: bool = False,
                        progress: Progress | None = None) -> SecondDerivatives:
     """Central differences of the forces (and dipoles) over ±``displacement`` Å of each coordinate."""
     check_displacement(displacement)
@@ -53,6 +54,19 @@ def second_derivatives(atoms: Atoms, calculator: Calculator, displacement: float
         if progress:
             progress(coordinate + 1, n)
     return SecondDerivatives(0.5 * (hessian + hessian.T), dipoles)
+
+
+def gives_dipole(atoms: Atoms, calculator: Calculator) -> bool:
+    """Whether ``calculator`` reports a dipole for ``atoms`` (a model trained with one, HF, DFT, xTB)."""
+    from ase.calculators.calculator import PropertyNotImplementedError
+
+    probe = atoms.copy()
+    probe.calc = calculator
+    try:
+        probe.get_dipole_moment()
+    except PropertyNotImplementedError:
+        return False
+    return True
 
 
 def check_displacement(displacement: float) -> None:
@@ -121,7 +135,7 @@ def rigid_motions(atoms: Atoms) -> np.ndarray:
     return np.stack(translations + rotations, axis=1)
 
 
-def harmonic_modes(atoms: Atoms, calculator: Calculator, displacement: float = 0.005, dipole: bool = False,
+def harmonic_modes(atoms: Atoms, calculator: Calculator, displacement: float = DEFAULT_DISPLACEMENT, dipole: bool = False,
                    progress: Progress | None = None) -> tuple[NormalModes, SecondDerivatives]:
     """Normal modes of ``atoms`` under ``calculator`` and the derivatives they came from."""
     derivatives = second_derivatives(atoms, calculator, displacement, dipole, progress)

@@ -22,26 +22,7 @@ from ase.calculators.calculator import Calculator
 
 from esml.errors import EsmlError
 from esml.simulate.vibrations import NormalModes, Progress, second_derivatives
-
-
-@dataclass(frozen=True)
-class VPT2Settings:
-    """``step``: the finite-difference displacement along each mode, in dimensionless q;
-    ``displacement``: the Cartesian step of the inner Hessians (Å); a Fermi resonance is treated
-    when its partners lie within ``fermi_window`` cm⁻¹ of the fundamental and Martin's estimate of
-    the error second-order theory makes there, W⁴/Δ³, exceeds ``martin_threshold`` cm⁻¹."""
-
-    step: float = 0.05
-    displacement: float = 0.005
-    fermi_window: float = 200.0
-    martin_threshold: float = 1.0
-
-    def checked(self) -> VPT2Settings:
-        if not 0.005 <= self.step <= 0.5:
-            raise EsmlError(f"VPT2 step {self.step:g}: the displacement along each mode must be between 0.005 and 0.5 (dimensionless q)")
-        if self.fermi_window < 0 or self.martin_threshold <= 0:
-            raise EsmlError("the Fermi window must not be negative and Martin's threshold must be positive")
-        return self
+from esml.spectra.settings import VPT2Settings
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,9 @@ class TrainConfig:
 
     energy_weight: float = 1.0  # weight of the energy-per-atom MSE, (eV/atom)⁻²
     force_weight: float = 10.0  # weight of the force-component MSE, (eV/Å)⁻²; 0 trains on energies only
+    # weight of the dipole-component MSE, (e·Å)⁻²; above 0 the model gets a charge network beside the
+    # energy one (esml.potentials.dipole) and the frames must carry dipoles
+    dipole_weight: float = 0.0
     learning_rate: float = 1e-3  # AdamW's initial step size
     weight_decay: float = 1e-6  # AdamW's decoupled weight decay
     batch_size: int = 8  # structures per optimiser step
@@ -45,6 +48,8 @@ class TrainConfig:
             raise EsmlError("patience and learning-rate patience must be at least 1 epoch")
         if self.energy_weight < 0 or self.force_weight < 0 or self.energy_weight + self.force_weight == 0:
             raise EsmlError("loss weights must be non-negative and not both zero")
+        if self.dipole_weight < 0:
+            raise EsmlError(f"dipole weight {self.dipole_weight:g}: give a non-negative weight (e.g. --dipole-weight 10), 0 for none")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
             raise EsmlError(f"EMA decay {self.ema_decay:g}: give a number between 0 and 1, e.g. --ema 0.99")
         if self.stage_two is not None and not 0 < self.stage_two < 1:

@@ -68,32 +68,42 @@ def carve_validation(by_split: dict[str, list[Atoms]], valid_fraction: float, se
     return Splits(train, valid, list(by_split["test"]))
 
 
-def check_labels(frames: Sequence[Atoms], forces: bool, what: str = "the data") -> None:
-    """Every frame has an energy, and forces when the force loss is on."""
+def check_labels(frames: Sequence[Atoms], forces: bool, what: str = "the data", dipoles: bool = False) -> None:
+    """Every frame has an energy, forces when the force loss is on, a dipole when the dipole loss is."""
     for index, atoms in enumerate(frames):
         results = atoms.calc.results if atoms.calc is not None else {}
         if "energy" not in results:
             raise EsmlError(f"{what}: {describe(atoms, index)} has no energy; label the frames first (`esml label`)")
         if forces and "forces" not in results:
             raise EsmlError(f"{what}: {describe(atoms, index)} has no forces; label with forces or train with --force-weight 0")
+        if dipoles and "dipole" not in results:
+            raise EsmlError(f"{what}: {describe(atoms, index)} has no dipole; label with a method that gives one "
+                            "(HF, DFT, xTB) or train without --dipole-weight")
 
 
 @dataclass(frozen=True)
 class Batch:
-    """graph: the frames joined; energy (n_structures,) float64 eV; forces (n_atoms, 3) eV/Å or None."""
+    """graph: the frames joined; energy (n_structures,) float64 eV; forces (n_atoms, 3) eV/Å or None;
+    dipole (n_structures, 3) float64 e·Å and charge (n_structures,) e, or None."""
 
     graph: AtomicGraph
     energy: torch.Tensor
     forces: torch.Tensor | None
+    dipole: torch.Tensor | None = None
+    charge: torch.Tensor | None = None
 
 
 class GraphSet:
-    """Frames held as graphs (neighbour lists computed once) with their labels."""
+    """Frames held as graphs (neighbour lists computed once) with their labels; dipoles where every
+    frame has one."""
 
     def __init__(self, frames: Sequence[Atoms], cutoff: float, forces: bool = True, dtype: torch.dtype = torch.float32):
         self.graphs = [atoms_to_graph(atoms, cutoff, dtype, describe(atoms, index)) for index, atoms in enumerate(frames)]
         self.energy = torch.tensor([atoms.get_potential_energy() for atoms in frames], dtype=torch.float64)
         self.forces = [torch.as_tensor(atoms.get_forces(), dtype=dtype) for atoms in frames] if forces else None
+        with_dipoles = bool(frames) and all("dipole" in atoms.calc.results for atoms in frames)
+        self.dipole = torch.tensor(np.array([atoms.calc.results["dipole"] for atoms in frames]), dtype=torch.float64) if with_dipoles else None
+        self.charge = torch.tensor([float(atoms.info.get("charge", 0)) for atoms in frames], dtype=torch.float64)
 
     def __len__(self) -> int:
         return len(self.graphs)
@@ -103,6 +113,8 @@ class GraphSet:
             batch_graphs([self.graphs[i] for i in indices]),
             self.energy[list(indices)],
             torch.cat([self.forces[i] for i in indices]) if self.forces is not None else None,
+            self.dipole[list(indices)] if self.dipole is not None else None,
+            self.charge[list(indices)],
         )
 
     def batches(self, batch_size: int, generator: torch.Generator | None = None) -> Iterator[Batch]:

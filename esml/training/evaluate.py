@@ -25,6 +25,7 @@ class FrameErrors:
     forces, reference_forces  (N,) eV/Å, flat components, or None for frames without forces
     forces_std                (N,) eV/Å, the model's σ times ``sigma_scale``, or None for a model
                               without one (a single network) or when not asked for
+    dipole, reference_dipole  (n, 3) e·Å, for a model that predicts dipoles on frames that have them
     """
 
     energy: np.ndarray
@@ -34,6 +35,8 @@ class FrameErrors:
     reference_forces: np.ndarray | None = None
     forces_std: np.ndarray | None = None
     sigma_scale: float = 1.0
+    dipole: np.ndarray | None = None
+    reference_dipole: np.ndarray | None = None
 
     @property
     def energy_errors(self) -> np.ndarray:
@@ -49,7 +52,8 @@ class FrameErrors:
         """MAE and RMSE per atom, per structure and per force component (:func:`error_metrics`);
         ``energy_mae_offset_free`` (eV/atom) after removing the mean error per atom, which a constant
         shift of the reference energies leaves unchanged; with a σ, ``force_coverage_1sigma``/``_2sigma``."""
-        metrics = error_metrics(self.energy_errors, self.n_atoms, self.force_errors)
+        dipole_errors = None if self.dipole is None else self.dipole - self.reference_dipole
+        metrics = error_metrics(self.energy_errors, self.n_atoms, self.force_errors, dipole_errors)
         per_atom = self.energy_errors / self.n_atoms
         metrics["energy_mae_offset_free"] = float(np.abs(per_atom - per_atom.mean()).mean())
         if self.forces_std is not None:
@@ -65,8 +69,9 @@ def set_predictions(potential: Potential, data: GraphSet, batch_size: int = 32, 
     multiplied by ``sigma_scale`` (the calibration saved with a model; the raw σ without one)."""
     forces = forces and data.forces is not None
     uncertainty = uncertainty and forces
+    dipoles = potential.predicts_dipole and data.dipole is not None
     parts: dict[str, list] = {"energy": [], "reference_energy": [], "n_atoms": [], "forces": [], "reference_forces": [],
-                              "forces_std": []}
+                              "forces_std": [], "dipole": [], "reference_dipole": []}
     for batch in data.batches(batch_size):
         prediction = predict(potential, batch.graph, forces=forces, member_forces=uncertainty)
         parts["energy"].append(prediction.energy.mean(0).detach().numpy())
@@ -75,6 +80,9 @@ def set_predictions(potential: Potential, data: GraphSet, batch_size: int = 32, 
         if forces:
             parts["forces"].append(prediction.forces.mean(0).detach().double().numpy().ravel())
             parts["reference_forces"].append(batch.forces.double().numpy().ravel())
+        if dipoles:
+            parts["dipole"].append(potential.dipole(batch.graph, batch.charge).mean(0).detach().numpy())
+            parts["reference_dipole"].append(batch.dipole.numpy())
         if uncertainty:
             _, forces_std = potential.uncertainty(batch.graph, prediction, forces=True)
             parts["forces_std"].append(forces_std.detach().double().numpy().ravel())

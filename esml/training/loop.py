@@ -43,8 +43,10 @@ def train_step(potential: Potential, optimiser: torch.optim.Optimizer, batch, co
     """One optimiser step on one batch; returns the loss."""
     use_forces = config.force_weight > 0
     prediction = predict(potential, batch.graph, forces=use_forces, create_graph=use_forces)
+    dipole = potential.dipole(batch.graph, batch.charge)[0] if config.dipole_weight > 0 else None
     terms = loss_terms(prediction.energy[0], prediction.forces[0] if use_forces else None, batch.energy,
-                       batch.forces, batch.graph.n_atoms_per_structure, config.energy_weight, config.force_weight)
+                       batch.forces, batch.graph.n_atoms_per_structure, config.energy_weight, config.force_weight,
+                       dipole, batch.dipole, config.dipole_weight)
     optimiser.zero_grad(set_to_none=True)
     terms.total.backward()
     optimiser.step()
@@ -57,7 +59,8 @@ def evaluate_set(potential: Potential, data: GraphSet, batch_size: int = 32, for
 
 
 def validation_loss(metrics: dict, config: TrainConfig) -> float:
-    return config.energy_weight * metrics["energy_rmse"] ** 2 + config.force_weight * metrics.get("force_rmse", 0.0) ** 2
+    return (config.energy_weight * metrics["energy_rmse"] ** 2 + config.force_weight * metrics.get("force_rmse", 0.0) ** 2
+            + config.dipole_weight * metrics.get("dipole_rmse", 0.0) ** 2)
 
 
 class MovingAverage:
@@ -104,6 +107,9 @@ def fit(
     config = config.checked()
     if config.force_weight > 0 and train.forces is None:
         raise EsmlError("the force loss is on but the data has no forces; label with forces or use --force-weight 0")
+    if config.dipole_weight > 0 and (train.dipole is None or not potential.predicts_dipole):
+        raise EsmlError("the dipole loss is on but the data has no dipoles or the model no charge network; "
+                        "label with HF, DFT or xTB and train with --dipole-weight")
     optimiser = torch.optim.AdamW(potential.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5, patience=config.lr_patience)
     average = None if config.ema_decay is None else MovingAverage(potential, config.ema_decay)

@@ -13,6 +13,7 @@ import torch
 
 from esml.errors import EsmlError
 from esml.potential import Potential
+from esml.potentials.dipole import DipolePotential
 from esml.potentials.ensemble import ensemble_of
 from esml.potentials.files import FAMILIES, load, save
 from esml.training.config import TrainConfig
@@ -28,16 +29,23 @@ class TrainResult:
     test: dict | None  # on the test frames, if there were any
 
 
-def new_potential(kind: str, splits: Splits, options: dict, seed: int, references: dict[int, float] | None = None) -> Potential:
+#: The output scale of a fresh charge network (e): the size of typical partial charges in organic molecules.
+CHARGE_SCALE = 0.2
+
+
+def new_potential(kind: str, splits: Splits, options: dict, seed: int, references: dict[int, float] | None = None,
+                  dipoles: bool = False) -> Potential:
     """A fresh model whose output scale comes from the training frames, and its per-element
-    reference energies from them too, unless isolated-atom ``references`` (eV by atomic number) are given."""
+    reference energies from them too, unless isolated-atom ``references`` (eV by atomic number) are given;
+    with ``dipoles``, a second network of the family gives atomic charges (:class:`DipolePotential`)."""
     species = sorted({int(z) for atoms in splits.train + splits.valid + splits.test for z in atoms.numbers})
     self_energies = reference_energies(splits.train, species, references)
     family = FAMILIES[kind]
     options = {**options, **family.settings_from_data(splits.train, options)}
     torch.manual_seed(seed)
-    return family(species, **options, self_energies=self_energies.tolist(),
-                  energy_scale=force_scale(splits.train, self_energies, species))
+    potential = family(species, **options, self_energies=self_energies.tolist(),
+                       energy_scale=force_scale(splits.train, self_energies, species))
+    return DipolePotential(potential, family(species, **options, energy_scale=CHARGE_SCALE)) if dipoles else potential
 
 
 def checkpoint_of(out: Path) -> Path:
@@ -74,9 +82,10 @@ def train_potential(
     ``references`` are isolated-atom energies (eV by atomic number).
     """
     use_forces = config.force_weight > 0
-    check_labels(splits.train + splits.valid + splits.test, use_forces)
+    check_labels(splits.train + splits.valid + splits.test, use_forces, dipoles=config.dipole_weight > 0)
     out.parent.mkdir(parents=True, exist_ok=True)
-    potential = initial if initial is not None else new_potential(kind, splits, options or {}, config.seed, references)
+    potential = initial if initial is not None else new_potential(kind, splits, options or {}, config.seed, references,
+                                                                  dipoles=config.dipole_weight > 0)
     dtype = torch.float64 if config.float64 else torch.float32
     potential.to(dtype).requires_grad_(True)  # the reference energies stay float64 (Potential._apply)
     checkpoint = checkpoint_of(out)

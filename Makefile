@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all bench bench-data bench-potentials bench-active bench-serve bench-properties bench-materials bench-qmc bench-xc bench-search bench-disorder bench-force-fields peers clean
+.PHONY: demo test test-all bench bench-data bench-potentials bench-active bench-serve bench-properties bench-materials bench-qmc bench-xc bench-search bench-disorder bench-force-fields bench-spectroscopy peers clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,6 +70,11 @@ bench-search: $(STAMP)
 bench-disorder: $(STAMP)
 	$(BIN)/python benchmarks/anderson.py --probe transfer --workers 2
 	$(BIN)/python benchmarks/anderson.py --probe levels --workers 2
+
+# VPT2 fundamentals against experiment (issue #39): B3LYP/def2-TZVP directly and through a learned surface
+# from 200 labels per molecule (reference calculations cached in benchmarks/results/spectroscopy; resumable).
+bench-spectroscopy: $(STAMP)
+	$(BIN)/python benchmarks/spectroscopy.py --molecules H2O,H2CO,CH4 --surface reference,learned
 
 bench-serve: $(STAMP)
 	$(BIN)/python benchmarks/serve_load.py

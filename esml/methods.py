@@ -101,6 +101,8 @@ class MethodSpec:
         version = ";".join(f"{package}=={installed_version(package)}" for package in packages)
         if self.is_learned:  # a retrained file is another method: the cache must not serve the old one
             version += f";{self.name}@{file_digest(functional_file(self.name))}"
+        elif self.is_dft:  # forces with the grid's response since 2026-12-07: older cached forces lack it
+            version += ";grid-response"
         return version
 
     def settings(self) -> dict:

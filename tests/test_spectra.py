@@ -111,7 +111,7 @@ def test_generalised_vpt2_of_formaldehyde_treats_its_fermi_resonance_as_pyvpt2_d
     start = Atoms("COH2", [[0, 0, 0], [0, 0, co], [ch * np.sin(angle), 0, ch * np.cos(angle)], [-ch * np.sin(angle), 0, ch * np.cos(angle)]])
     modes, derivatives = harmonic_modes(optimise(start, calc, fmax=1e-5), calc)
     result = vpt2(quartic_force_field(modes, derivatives.hessian, calc))
-    # PyVPT2's tests/test_h2co.py: deperturbed ν − ω, then with ν5 + ν6... ≈ ν1 resonance diagonalised
+    # PyVPT2's tests/test_h2co.py: deperturbed ν − ω, then with the ν5 ≈ ν3 + ν6 resonance diagonalised
     np.testing.assert_allclose(result.deperturbed - result.harmonic,
                                [-17.4496, -18.9212, -33.1555, -25.5869, -142.8295, -184.5589], atol=0.1)
     np.testing.assert_allclose(result.fundamentals - result.harmonic,

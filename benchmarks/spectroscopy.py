@@ -33,6 +33,7 @@ import ase.io
 import numpy as np
 import torch
 from ase.build import molecule
+from ase.calculators.singlepoint import SinglePointCalculator
 
 from esml.atomic import write_text
 from esml.calculator import PotentialCalculator
@@ -90,6 +91,7 @@ def learned_surface(name: str, modes, calc: ReferenceCalculator, settings: VPT2S
     for k, atoms in enumerate(samples):
         atoms.calc = calc
         atoms.get_forces()
+        atoms.calc = SinglePointCalculator(atoms, **calc.results)  # its own labels: the calculator moves on
         atoms.info["split"] = "valid" if k % 10 == 9 else "train"  # every tenth for early stopping
     labeled = WORK / f"{name}-{args.method.replace('/', '_')}-{args.samples}.xyz"
     ase.io.write(labeled, samples, format="extxyz")

@@ -22,7 +22,7 @@ import torch
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
 from esml.graph import atoms_to_graph
-from esml.potential import Potential, predict
+from esml.potential import NO_DIPOLE, Potential, predict
 
 
 class PotentialCalculator(Calculator):
@@ -41,7 +41,7 @@ class PotentialCalculator(Calculator):
         if stress and not self.atoms.pbc.all():
             raise PropertyNotImplementedError("stress needs a cell periodic in all three directions")
         if {"dipole", "charges"} & set(properties) and not self.potential.predicts_dipole:
-            raise PropertyNotImplementedError("this model predicts no dipole; train one with --dipole-weight on frames labeled with dipoles")
+            raise PropertyNotImplementedError(f"this {self.potential.kind} model {NO_DIPOLE}")
         graph = atoms_to_graph(self.atoms, self.potential.cutoff, self.dtype)
         want_std = "forces_std" in properties
         prediction = predict(self.potential, graph, stress=stress, member_forces=want_std)

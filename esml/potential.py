@@ -21,6 +21,8 @@ from torch import nn
 from esml.errors import EsmlError, StructureError
 from esml.graph import AtomicGraph
 
+NO_DIPOLE = "predicts no charges or dipole; train one with --dipole-weight on frames labeled with dipoles"
+
 
 class ExactBuffers(nn.Module):
     """A module whose buffers registered with :meth:`register_exact_buffer` stay float64 under
@@ -121,11 +123,11 @@ class Potential(ExactBuffers):
 
     def charges(self, graph: AtomicGraph, total_charge: torch.Tensor | None = None) -> torch.Tensor:
         """Atomic charges (n_members, n_atoms) e summing to ``total_charge`` (n_structures,), zero by default."""
-        raise EsmlError(f"this {self.kind} model predicts no charges or dipole; train one with --dipole-weight on frames labeled with dipoles")
+        raise EsmlError(f"this {self.kind} model {NO_DIPOLE}")
 
     def dipole(self, graph: AtomicGraph, total_charge: torch.Tensor | None = None) -> torch.Tensor:
         """Dipole moments (n_members, n_structures, 3) e·Å."""
-        raise EsmlError(f"this {self.kind} model predicts no charges or dipole; train one with --dipole-weight on frames labeled with dipoles")
+        raise EsmlError(f"this {self.kind} model {NO_DIPOLE}")
 
     @classmethod
     def fuse(cls, members: Sequence[Potential]) -> Potential | None:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import molecule
+from ase.calculators.singlepoint import SinglePointCalculator
 
 from esml.methods import parse_method
 from esml.qm.engine import ReferenceCalculator, reference_calculator
@@ -141,6 +142,7 @@ def water_frames(count: int) -> list[Atoms]:
         atoms.rattle(0.05, seed=seed)
         atoms.calc = calc
         atoms.get_forces()
+        atoms.calc = SinglePointCalculator(atoms, **calc.results)  # as read from a labeled file
         frames.append(atoms)
     return frames
 
@@ -254,3 +256,19 @@ def test_spectrum_commands_write_a_plot_a_table_and_json(tmp_path):
     assert all(f < h for f, h in zip(anharmonic["fundamentals_cm1"], anharmonic["harmonic_cm1"]))
     md = json.loads((tmp_path / "md.json").read_text())
     np.testing.assert_allclose(md["band_centres_cm1"], md["harmonic_cm1"], atol=60)
+
+
+def test_normal_mode_samples_start_at_the_minimum_and_are_gaussian_draws_of_each_dimensionless_coordinate():
+    from esml.spectra.surface import normal_mode_samples
+    from esml.spectra.vpt2 import normal_lengths
+
+    calc = reference_calculator("gfn2-xtb")
+    modes, _ = harmonic_modes(optimise(molecule("H2O"), calc, fmax=1e-4), calc)
+    samples = normal_mode_samples(modes, 400, spread=1.0, seed=1)
+    assert len(samples) == 400 and np.array_equal(samples[0].positions, modes.atoms.positions)
+    # back to dimensionless normal coordinates: q = Lᵀ M^½ Δx / length
+    root_masses = np.sqrt(np.repeat(modes.atoms.get_masses(), 3))
+    q = np.array([(modes.vectors.T @ (root_masses * (s.positions - modes.atoms.positions).ravel())) / normal_lengths(modes.wavenumbers)
+                  for s in samples[1:]])
+    rng = np.random.default_rng(1)  # the displacements are the draws N(0, 1) of each mode, exactly
+    np.testing.assert_allclose(q, [rng.normal(0, 1.0, 3) for _ in range(399)], atol=1e-9)

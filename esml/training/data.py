@@ -102,7 +102,7 @@ class GraphSet:
         self.energy = torch.tensor([atoms.get_potential_energy() for atoms in frames], dtype=torch.float64)
         self.forces = [torch.as_tensor(atoms.get_forces(), dtype=dtype) for atoms in frames] if forces else None
         with_dipoles = bool(frames) and all("dipole" in atoms.calc.results for atoms in frames)
-        self.dipole = torch.tensor(np.array([atoms.calc.results["dipole"] for atoms in frames]), dtype=torch.float64) if with_dipoles else None
+        self.dipole = torch.tensor(np.array([atoms.get_dipole_moment() for atoms in frames]), dtype=torch.float64) if with_dipoles else None
         self.charge = torch.tensor([float(atoms.info.get("charge", 0)) for atoms in frames], dtype=torch.float64)
 
     def __len__(self) -> int:

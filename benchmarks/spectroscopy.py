@@ -12,7 +12,8 @@ For each molecule (ase.build names; experimental fundamentals in data/spectrosco
              dipoles; a --family model trained on them in float64 for --minutes; then the model's own
              minimum, harmonic frequencies (against the method's), IR intensities and VPT2.
 Every reference calculation goes through one label cache (results/spectroscopy/labels.sqlite), so an
-interrupted run resumes and a rerun computes nothing twice. Fundamentals are matched to experiment
+interrupted run resumes and a rerun computes nothing twice; the labeled samples are written beside
+it (committed gzipped under data/spectroscopy/). Fundamentals are matched to experiment
 in ascending order. Writes results/spectroscopy.json: fraction_within_20_cm, fraction_within_10_cm,
 n_fundamentals (over every learned-surface fundamental that has an experimental value, or the
 reference surface's where no learned one was run), and a per-molecule table.

@@ -22,7 +22,7 @@ import torch
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
 from esml.graph import atoms_to_graph
-from esml.potential import NO_DIPOLE, Potential, predict
+from esml.potential import NO_DIPOLE, Potential, dipole_of, predict
 
 
 class PotentialCalculator(Calculator):
@@ -57,9 +57,9 @@ class PotentialCalculator(Calculator):
             if want_std:
                 self.results["forces_std"] = self.force_sigma_scale * forces_std.detach().to(torch.float64).numpy()
         if self.potential.predicts_dipole:  # cheap next to the forces: always, so a later get_dipole_moment costs nothing
-            total = torch.tensor([float(self.atoms.info.get("charge", 0))])
-            self.results["dipole"] = self.potential.dipole(graph, total).mean(0)[0].detach().numpy()
-            self.results["charges"] = self.potential.charges(graph, total).mean(0).detach().numpy()
+            charges = self.potential.charges(graph, torch.tensor([float(self.atoms.info.get("charge", 0))])).detach()
+            self.results["charges"] = charges.mean(0).numpy()
+            self.results["dipole"] = dipole_of(graph, charges).mean(0)[0].numpy()
         if stress:
             full = prediction.stress[0].detach().to(torch.float64).numpy()
             self.results["stress"] = full[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]

@@ -126,14 +126,20 @@ class Potential(ExactBuffers):
         raise EsmlError(f"this {self.kind} model {NO_DIPOLE}")
 
     def dipole(self, graph: AtomicGraph, total_charge: torch.Tensor | None = None) -> torch.Tensor:
-        """Dipole moments (n_members, n_structures, 3) e·Å."""
-        raise EsmlError(f"this {self.kind} model {NO_DIPOLE}")
+        """Dipole moments (n_members, n_structures, 3) e·Å of the charges."""
+        return dipole_of(graph, self.charges(graph, total_charge))
 
     @classmethod
     def fuse(cls, members: Sequence[Potential]) -> Potential | None:
         """One batched potential that evaluates all ``members`` at once, or None where this family
         cannot batch them (then :func:`esml.potentials.ensemble.ensemble_of` stacks them)."""
         return None
+
+
+def dipole_of(graph: AtomicGraph, charges: torch.Tensor) -> torch.Tensor:
+    """Σ q_i r_i over each structure's atoms (n_members, n_structures, 3) e·Å, of charges (n_members, n_atoms)."""
+    moments = charges.unsqueeze(-1) * graph.positions.to(charges.dtype)
+    return moments.new_zeros(charges.shape[0], graph.n_structures, 3).index_add(1, graph.structure, moments)
 
 
 class Prediction(NamedTuple):

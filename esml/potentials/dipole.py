@@ -61,9 +61,3 @@ class DipolePotential(Potential):
         if total_charge is not None:
             excess = excess - total_charge.to(raw.dtype)
         return raw - (excess / counts)[:, graph.structure]
-
-    def dipole(self, graph: AtomicGraph, total_charge: torch.Tensor | None = None) -> torch.Tensor:
-        """(n_members, n_structures, 3) float64 e·Å, Σ q_i r_i over each structure's atoms."""
-        charges = self.charges(graph, total_charge)
-        moments = charges.unsqueeze(-1) * graph.positions.to(charges.dtype)
-        return moments.new_zeros(charges.shape[0], graph.n_structures, 3).index_add(1, graph.structure, moments)

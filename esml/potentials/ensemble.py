@@ -52,9 +52,6 @@ class Ensemble(Potential):
     def charges(self, graph: AtomicGraph, total_charge: torch.Tensor | None = None) -> torch.Tensor:
         return torch.cat([member.charges(graph, total_charge) for member in self.members])
 
-    def dipole(self, graph: AtomicGraph, total_charge: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.cat([member.dipole(graph, total_charge) for member in self.members])
-
 
 def ensemble_of(members: Sequence[Potential]) -> Potential:
     """One potential that evaluates all ``members``: fused by their family where it can batch them."""

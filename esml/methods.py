@@ -33,6 +33,8 @@ CORRELATED_METHODS = ("mp2", "ccsd", "ccsd(t)")
 DISPERSION_MODELS = ("d3bj", "d3zero", "d3bjm", "d3zerom", "d3op", "d4")
 _DISPERSION_SUFFIX = re.compile(r"^(?P<name>.+)-(?P<disp>" + "|".join(DISPERSION_MODELS) + r")$")
 LEARNED_FUNCTIONALS = "esml.learned_functionals"  # entry-point group of the learned-functional plug-in
+SCF_GUESSES = "esml.scf_guesses"  # entry-point group of the learned SCF-guess plug-in
+PYSCF_GUESSES = ("minao", "atom", "huckel", "sap", "1e")
 
 
 @functools.cache
@@ -40,6 +42,14 @@ def learned_functionals() -> ModuleType | None:
     """The plug-in module for learned functionals (``PATH_PREFIX``, ``is_learned(name)``,
     ``functional_file(name)``, ``kohn_sham(mol, name)``, ``nuclear_gradient(mean_field)``), or None."""
     found = metadata.entry_points(group=LEARNED_FUNCTIONALS)
+    return next(iter(found)).load() if found else None
+
+
+@functools.cache
+def learned_guesses() -> ModuleType | None:
+    """The plug-in module for learned SCF guesses (``is_model(name)``, ``model_file(name)``,
+    ``initial_density(mol, name)``), or None."""
+    found = metadata.entry_points(group=SCF_GUESSES)
     return next(iter(found)).load() if found else None
 
 
@@ -63,6 +73,8 @@ class MethodSpec:
     density_fit   density fitting (RI-J/K) for HF and DFT
     max_scf_cycles  SCF iterations before giving up
     scf_tolerance   SCF energy convergence threshold, Hartree (PySCF; tblite uses its own)
+    initial_guess   where PySCF's SCF starts: one of its guesses (minao, atom, huckel, sap, 1e) or a
+                    learned electronic-structure model (a name or file the ``esml.scf_guesses`` plug-in knows)
     """
 
     name: str
@@ -71,6 +83,7 @@ class MethodSpec:
     density_fit: bool = False
     max_scf_cycles: int = 100
     scf_tolerance: float = 1e-9
+    initial_guess: str = "minao"
 
     @property
     def engine(self) -> str:
@@ -106,7 +119,11 @@ class MethodSpec:
         return version
 
     def settings(self) -> dict:
-        return asdict(self)
+        """What decides the result: the SCF's starting point does not (it converges to the same
+        state within the tolerance), so labels cached from one guess serve every other."""
+        settings = asdict(self)
+        del settings["initial_guess"]
+        return settings
 
 
 @functools.cache
@@ -146,7 +163,7 @@ def parse_method(text: str, **settings) -> MethodSpec:
         spec = MethodSpec(name=text, **settings)
         if spec.dispersion or spec.density_fit:
             raise MethodError(f"{text}: dispersion is built into xTB and density fitting does not apply; drop those options")
-        return spec
+        return _checked(spec, text)
     name, _, basis = text.partition("/")
     if not name or not basis or "/" in basis:
         raise MethodError(
@@ -179,6 +196,13 @@ def _checked(spec: MethodSpec, text: str) -> MethodSpec:
         functional_file(spec.name)
         if spec.dispersion:
             raise MethodError(f"{text}: dispersion corrections are fitted to named functionals; none exists for a learned one")
+    if spec.engine != "pyscf" and spec.initial_guess != MethodSpec.initial_guess:
+        raise MethodError(f"{text}: an initial guess applies to PySCF's SCF only; drop it for {spec.name}")
+    if spec.initial_guess not in PYSCF_GUESSES:
+        plugin = learned_guesses()
+        if plugin is None or not plugin.is_model(spec.initial_guess):
+            raise MethodError(f"initial guess '{spec.initial_guess}' unknown; use one of {', '.join(PYSCF_GUESSES)}, "
+                              "'ml' (the shipped model) or a file from benchmarks/scf_guess.py")
     if spec.max_scf_cycles < 1:
         raise MethodError(f"max_scf_cycles must be at least 1, got {spec.max_scf_cycles}")
     return spec

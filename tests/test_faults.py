@@ -31,6 +31,13 @@ LONG = "nsites<3 AND " * 400 + "nsites<3"  # 5,208 characters
 
 CASES = [
     # esml label
+    ("label: unknown initial guess", ["label", "{unlabeled}", "-m", "pbe/sto-3g", "-o", "{out}.xyz", "--initial-guess", "guessing"], 2,
+     "unknown; use one of minao"),
+    ("label: initial guess for xTB", ["label", "{unlabeled}", "-m", "gfn2-xtb", "-o", "{out}.xyz", "--initial-guess", "huckel"], 2,
+     "PySCF's SCF only"),
+    # esml electronic
+    ("electronic: no such model file", ["electronic", "{unlabeled}", "--model", "{out}.pt"], 2, "no model file"),
+    ("electronic: JSON into a folder", ["electronic", "{unlabeled}", "--json", "{folder}"], 2, "is a folder"),
     ("label: output is a folder", ["label", "{labeled}", "-m", "gfn2-xtb", "-o", "{folder}"], 2, "is a folder"),
     ("label: output format drops forces", ["label", "{labeled}", "-m", "gfn2-xtb", "-o", "{out}.pdb"], 2, "keep energies and forces"),
     ("label: output format unknown", ["label", "{labeled}", "-m", "gfn2-xtb", "-o", "{out}.foo"], 2, "rename the output"),

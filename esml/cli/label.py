@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from esml.methods import PYSCF_GUESSES, MethodSpec
+
 
 def label_command(
     structures: Path = typer.Argument(..., help="Structure file, any format ase.io reads (extxyz preferred); every frame is labeled."),
@@ -17,6 +19,7 @@ def label_command(
     dispersion: str = typer.Option(None, help="Empirical dispersion for HF/DFT: d3bj, d3zero, d3bjm, d3zerom, d3op, d4."),
     max_scf_cycles: int = typer.Option(100, help="SCF cycles of DIIS, then as many of the second-order solver, before a frame is reported as not converged."),
     forces: bool = typer.Option(True, "--forces/--no-forces", help="Compute forces (analytic gradients)."),
+    initial_guess: str = typer.Option(MethodSpec.initial_guess, "--initial-guess", help=f"Where PySCF's SCF starts: {', '.join(PYSCF_GUESSES)}, or a learned Hamiltonian: ml (shipped, PBE/def2-SVP) or a model file. Labels do not depend on it."),
     workers: int = typer.Option(1, "--workers", "-j", min=1, help="Local worker processes; the cores are split among them."),
     threads: int = typer.Option(None, "--threads", min=1, help="OpenMP threads per worker (default: the cores split among the workers); 1 on a busy machine."),
     scheduler: str = typer.Option(None, help="Dask scheduler address (tcp://HOST:PORT) to run on a cluster instead of local workers."),
@@ -35,7 +38,8 @@ def label_command(
     from esml.qm.label import write_failures
     from esml.structures import charge_and_multiplicity, check_charge_and_spin, describe, read_structures
 
-    spec = parse_method(method, density_fit=density_fit, dispersion=dispersion, max_scf_cycles=max_scf_cycles)
+    spec = parse_method(method, density_fit=density_fit, dispersion=dispersion, max_scf_cycles=max_scf_cycles,
+                        initial_guess=initial_guess)
     frames = read_structures(structures)
     if charge is not None or multiplicity is not None:  # the options', not a frame's own: refused before any work
         for index, atoms in enumerate(frames):

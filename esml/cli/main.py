@@ -15,6 +15,7 @@ from esml.cli import (
     datasets,
     demo,
     disorder,
+    electronic,
     evaluate,
     interpret,
     label,
@@ -39,6 +40,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("label")(label.label_command)
+app.command("electronic")(electronic.electronic_command)
 app.command("demo")(demo.demo_command)
 app.command("ingest")(data.ingest_command)
 app.command("query")(data.query_command)

@@ -206,6 +206,9 @@ def _limit_threads(threads: int) -> None:
 def labeled_frame(task: LabelTask, result: dict) -> Atoms:
     """A copy of the frame carrying its labels as ASE results and its provenance in ``info``."""
     atoms = task.atoms.copy()
+    result = dict(result)
+    if "scf_cycles" in result:  # how the SCF went, not a property of the structure
+        atoms.info["scf_cycles"] = int(result.pop("scf_cycles"))
     atoms.info.update(
         frame=task.index,
         charge=task.charge,

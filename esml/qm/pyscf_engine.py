@@ -16,7 +16,7 @@ import numpy as np
 from ase import Atoms
 
 from esml.errors import ConvergenceError, MethodError, StructureError
-from esml.methods import MethodSpec, learned_functionals
+from esml.methods import PYSCF_GUESSES, MethodSpec, learned_functionals, learned_guesses
 from esml.units import ANGSTROM_TO_BOHR, BOHR_TO_ANGSTROM, HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM, HARTREE_TO_EV
 
 
@@ -29,7 +29,8 @@ def compute_pyscf(
     forces: bool = True,
     threads: int | None = None,
 ) -> dict:
-    """Energy (eV) and, if asked, forces (eV/Å); dipole (e·Å) and charges (e) for HF/DFT."""
+    """Energy (eV) and, if asked, forces (eV/Å); dipole (e·Å) and charges (e) for HF/DFT; the
+    SCF's iterations from its initial guess (``scf_cycles``, DIIS and second-order together)."""
     from pyscf import lib
 
     if atoms.pbc.any():
@@ -37,12 +38,12 @@ def compute_pyscf(
     if threads:
         lib.num_threads(threads)
     mol = build_molecule(atoms, spec, charge, multiplicity, name)
-    mean_field = run_mean_field(mol, spec, name)
+    mean_field, cycles = run_mean_field(mol, spec, name)
     if spec.is_correlated:
         solver, energy = run_correlated(mean_field, spec)
     else:
         solver, energy = mean_field, mean_field.e_tot
-    results = {"energy": float(energy) * HARTREE_TO_EV}
+    results = {"energy": float(energy) * HARTREE_TO_EV, "scf_cycles": cycles}
     if forces:
         gradient = gradient_of(solver, spec)
         results["forces"] = -np.asarray(gradient) * HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM
@@ -75,7 +76,23 @@ def build_molecule(atoms: Atoms, spec: MethodSpec, charge: int, multiplicity: in
     return mol
 
 
-def run_mean_field(mol, spec: MethodSpec, name: str):
+def run_mean_field(mol, spec: MethodSpec, name: str) -> tuple[object, int]:
+    """The converged HF or Kohn–Sham calculation and its number of SCF iterations."""
+    mean_field = mean_field_for(mol, spec)
+    cycles = []
+    mean_field.callback = lambda env: cycles.append(1)  # once per iteration, DIIS or second-order
+    with warnings.catch_warnings():
+        # PySCF's own Hückel guess calls its deprecated remove_linear_dep_: not the user's concern
+        warnings.filterwarnings("ignore", message="remove_linear_dep_ is deprecated", category=DeprecationWarning)
+        mean_field = converge(mean_field, initial_density(spec, mean_field))
+    if not mean_field.converged:
+        raise ConvergenceError(f"{name}: {spec.label} SCF did not converge in {spec.max_scf_cycles} cycles, by DIIS "
+                               "nor then by the second-order solver; check the charge and multiplicity, or raise --max-scf-cycles")
+    return mean_field, len(cycles)
+
+
+def mean_field_for(mol, spec: MethodSpec):
+    """The HF or Kohn–Sham object of the spec, configured and not yet run."""
     from pyscf import dft, scf
 
     restricted = mol.spin == 0
@@ -96,18 +113,25 @@ def run_mean_field(mol, spec: MethodSpec, name: str):
     mean_field.max_cycle = spec.max_scf_cycles
     mean_field.conv_tol = spec.scf_tolerance
     mean_field.verbose = 0
-    mean_field = converge(mean_field)
-    if not mean_field.converged:
-        raise ConvergenceError(f"{name}: {spec.label} SCF did not converge in {spec.max_scf_cycles} cycles, by DIIS "
-                               "nor then by the second-order solver; check the charge and multiplicity, or raise --max-scf-cycles")
     return mean_field
 
 
-def converge(mean_field):
-    """The SCF run by DIIS and, where that does not converge, on by PySCF's second-order solver
-    from where DIIS stopped (the object returned is then that solver's): DIIS can oscillate between
-    near-degenerate states (open shells, stretched bonds), which the second-order solver settles."""
-    mean_field.kernel()
+def initial_density(spec: MethodSpec, mean_field) -> np.ndarray | None:
+    """The density the SCF starts from: None leaves it to PySCF's guess named in the spec (a
+    learned model that cannot describe this molecule falls back to minao, PySCF's default)."""
+    if spec.initial_guess in PYSCF_GUESSES:
+        mean_field.init_guess = spec.initial_guess
+        return None
+    mean_field.init_guess = "minao"
+    return learned_guesses().initial_density(mean_field, spec.initial_guess)
+
+
+def converge(mean_field, initial: np.ndarray | None = None):
+    """The SCF run by DIIS from ``initial`` (a density matrix; None: the object's ``init_guess``) and,
+    where that does not converge, on by PySCF's second-order solver from where DIIS stopped (the
+    object returned is then that solver's): DIIS can oscillate between near-degenerate states (open
+    shells, stretched bonds), which the second-order solver settles."""
+    mean_field.kernel(initial)
     if mean_field.converged:
         return mean_field
     second_order = mean_field.newton()
@@ -192,3 +216,22 @@ def ccsd_t_gradient(solver) -> np.ndarray:
     if not converged:
         raise ConvergenceError("CCSD(T) lambda equations did not converge; forces unavailable for this structure")
     return gradients.Gradients(solver).kernel(solver.t1, solver.t2, l1, l2, eris=eris)
+
+
+def converged_matrices(atoms: Atoms, spec: MethodSpec, name: str | None = None) -> dict:
+    """A closed-shell HF/Kohn–Sham calculation's converged matrices in the AO basis, atomic units:
+    ``fock``, ``overlap``, ``density`` (n_ao, n_ao), ``mo_energy`` (n_ao,), ``energy`` (Hartree),
+    ``scf_cycles`` from the spec's initial guess, and ``minao_fock``, the Fock matrix of PySCF's
+    minao density (an SCF's first from minao): what a learned Hamiltonian is trained on."""
+    name = name or atoms.get_chemical_formula()
+    charge = int(atoms.info.get("charge", 0))
+    mol = build_molecule(atoms, spec, charge, 1, name)
+    mean_field, cycles = run_mean_field(mol, spec, name)
+    return {"fock": mean_field.get_fock(), "minao_fock": minao_fock(mean_field),
+            "overlap": mean_field.get_ovlp(), "density": mean_field.make_rdm1(),
+            "mo_energy": np.asarray(mean_field.mo_energy), "energy": float(mean_field.e_tot), "scf_cycles": cycles}
+
+
+def minao_fock(mean_field) -> np.ndarray:
+    """The Fock matrix (Hartree) of PySCF's minao density: what an SCF from minao diagonalises first."""
+    return mean_field.get_fock(dm=mean_field.get_init_guess(key="minao"))

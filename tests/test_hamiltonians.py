@@ -106,12 +106,12 @@ def trained(tmp_path_factory):
 def test_training_learns_resumes_and_keeps_the_best_epoch(trained):
     folder, samples, state = trained
     history = state["history"]
-    assert history[-1]["train_rmse"] < history[0]["train_rmse"]
     model, scores = load_model(folder / "model.pt")
     assert scores["validation_mae"] == pytest.approx(min(row["validation_mae"] for row in history))
     more = fit(model_for(), samples, FitSettings(minutes=0.08, batch=2, validation=0.25), folder / "checkpoint.pt",
                folder / "model-more.pt", progress=lambda line: None)
     assert more["epoch"] > state["epoch"] and more["history"][: state["epoch"]] == history
+    assert more["history"][-1]["train_rmse"] < more["history"][0]["train_rmse"]  # a loaded machine may fit one epoch per call
     assert batch_loss(model, [(torch.tensor(s.numbers), torch.tensor(s.positions).float(),
                                torch.tensor(s.fock - s.baseline).float()) for s in samples]).item() > 0
 

@@ -65,7 +65,6 @@ def load_or_compute(atoms: Atoms, spec: MethodSpec, folder: Path) -> Sample:
         with np.load(path) as stored:
             return Sample(**{name: (stored[name] if stored[name].ndim else stored[name].item()) for name in stored.files})
     sample = converged_sample(atoms, spec)
-    folder.mkdir(parents=True, exist_ok=True)
     write_atomically(path, lambda temporary: _save(temporary, sample))
     return sample
 

@@ -11,7 +11,7 @@ import scipy.linalg
 from ase import Atoms
 
 from esml.errors import StructureError
-from esml.hamiltonians.guess import model_of, predicted_fock
+from esml.hamiltonians.guess import model_of, predicted_fock, unknown_elements
 from esml.methods import parse_reference
 from esml.qm.pyscf_engine import build_molecule, mean_field_for
 from esml.structures import charge_and_multiplicity, describe
@@ -34,7 +34,7 @@ def estimate(atoms: Atoms, model_name: str = "ml") -> ElectronicEstimate:
     """The model's estimate for a closed-shell molecule of elements it knows."""
     model = model_of(model_name)
     name = describe(atoms)
-    unknown = sorted(set(atoms.get_chemical_symbols()) - {symbol for symbol in _symbols(model.bases)})
+    unknown = unknown_elements(model, atoms.get_chemical_symbols())
     if unknown:
         raise StructureError(f"{name}: the model knows no {', '.join(unknown)}; it was trained on {', '.join(_symbols(model.bases))}")
     charge, multiplicity = charge_and_multiplicity(atoms, None, None)

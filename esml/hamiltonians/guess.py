@@ -48,6 +48,13 @@ def model_of(name: str):
     return _loaded(str(path.resolve()), path.stat().st_mtime_ns)
 
 
+def unknown_elements(model, symbols) -> list[str]:
+    """The elements among ``symbols`` the model has no basis for, sorted."""
+    from ase.data import atomic_numbers
+
+    return sorted({symbol for symbol in symbols if atomic_numbers[symbol] not in model.bases})
+
+
 def predicted_fock(mean_field, model) -> np.ndarray:
     """The model's Fock matrix (Hartree, PySCF's AO order; α and β stacked for an open shell): the
     Fock matrix of the minao density plus the learned correction."""
@@ -68,7 +75,7 @@ def initial_density(mean_field, name: str) -> np.ndarray | None:
     α and β), or None for minao."""
     mol = mean_field.mol
     model = model_of(name)
-    unknown = sorted({symbol for symbol, z in zip(mol.elements, mol.atom_charges()) if int(z) not in model.bases})
+    unknown = unknown_elements(model, mol.elements)
     reason = (f"it knows no {', '.join(unknown)}" if unknown
               else f"it was trained in {model.basis_name}, not {mol.basis}" if str(mol.basis).lower() != model.basis_name else None)
     if reason:

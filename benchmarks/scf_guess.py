@@ -1,15 +1,15 @@
 """A learned Hamiltonian as PySCF's initial guess, against PySCF's own guesses (issue #40).
 
     python benchmarks/scf_guess.py [--train 160] [--heldout 30] [--workers 2] [--minutes 30]
-                                   [--stage data|train|evaluate|all]
+                                   [--stage data|train|evaluate|all] [--guesses minao,atom,huckel,sap]
 
 1. data: converged PBE/def2-SVP (density fitting) Fock matrices of QM9 molecules with at most
    ``--max-heavy`` heavy atoms (a seeded draw; the split is written to
    benchmarks/data/scf_guess/split.json), one file per molecule under benchmarks/results/scf_guess/
    samples/, so an interrupted run resumes;
 2. train: the equivariant Hamiltonian model for ``--minutes`` (resumable checkpoint);
-3. evaluate: SCF iterations and wall time from minao, atom, huckel, sap and the model on the
-   held-out QM9 molecules and on larger ones (aspirin and 3BPA frames: over twice the heavy atoms
+3. evaluate: SCF iterations and wall time from minao, atom, huckel, sap and the model (the one
+   trained here, else esml's shipped ``ml``) on the held-out QM9 molecules and on larger ones (aspirin and 3BPA frames: over twice the heavy atoms
    of any training molecule), energies compared with minao's; the Hamiltonian, orbital-energy and
    HOMO–LUMO gap errors of the prediction. Writes benchmarks/results/scf_guess.json and a plot.
 """
@@ -104,7 +104,12 @@ def make_data(molecules: list[Atoms], workers: int) -> None:
 
 ELEMENTS = (1, 6, 7, 8, 9)
 GUESSES = ("minao", "atom", "huckel", "sap")
-MODEL = WORK / "model.pt"
+TRAINED = WORK / "model.pt"
+
+
+def evaluated_model() -> str:
+    """The model trained here by the train stage, else the one esml ships (trained by the same stage)."""
+    return str(TRAINED) if TRAINED.exists() else "ml"
 OUT = HERE / "results" / "scf_guess.json"
 
 
@@ -148,19 +153,20 @@ def train_model(molecules: list[Atoms], minutes: float) -> dict:
 
     from esml.hamiltonians.basis import element_basis
     from esml.hamiltonians.model import HamiltonianModel
-    from esml.hamiltonians.training import FitSettings, fit
+    from esml.hamiltonians.training import FitSettings, fit, load_model
 
     torch.manual_seed(0)
     torch.set_num_threads(2)
     basis = parse_reference(METHOD).basis
     model = HamiltonianModel([element_basis(basis, z) for z in ELEMENTS], basis, METHOD)
-    state = fit(model, load_samples(molecules), FitSettings(minutes=minutes), WORK / "checkpoint.pt", MODEL)
-    (WORK / "history.json").write_text(json.dumps({"epochs": state["epoch"], "minutes": state["seconds"] / 60,
-                                                   "best_validation_mae_uEh": state["best"] * 1e6, "history": state["history"]}))
-    return state
+    state = fit(model, load_samples(molecules), FitSettings(minutes=minutes), WORK / "checkpoint.pt", TRAINED)
+    _, kept = load_model(TRAINED)
+    (WORK / "history.json").write_text(json.dumps({"epochs": state["epoch"], "minutes": state["seconds"] / 60, "kept": kept,
+                                                   "history": state["history"]}))
+    return kept
 
 
-def _scf_runs(args: tuple[str, Atoms, str]) -> dict:
+def _scf_runs(args: tuple[str, Atoms, str, tuple[str, ...]]) -> dict:
     """One molecule from every guess, one after another in this process (comparable timings)."""
     from dataclasses import replace
 
@@ -170,11 +176,11 @@ def _scf_runs(args: tuple[str, Atoms, str]) -> dict:
     from esml.qm.engine import compute
 
     lib.num_threads(1)
-    name, atoms, model = args
+    name, atoms, model, guesses = args
     model_of(model)  # loaded once per process, before the clock runs, as a long-running labeler would
     spec = parse_reference(METHOD)
     runs = {}
-    for guess in (*GUESSES, model):
+    for guess in (*guesses, model):
         began = time.perf_counter()
         result = compute(atoms, replace(spec, initial_guess=guess), forces=False, name=name)
         # the learned guess builds one Fock matrix (of the minao density) before the SCF: counted as an iteration
@@ -192,7 +198,7 @@ def prediction_errors(molecules: dict[str, Atoms]) -> list[dict]:
     from esml.hamiltonians.guess import model_of
     from esml.units import HARTREE_TO_EV
 
-    model = model_of(str(MODEL))
+    model = model_of(evaluated_model())
     rows = []
     for name, sample in zip(molecules, load_samples(list(molecules.values()))):
         with torch.no_grad():
@@ -218,11 +224,15 @@ def summarise(rows: list[dict]) -> dict:
                                             for row in rows for guess in row["runs"])}
 
 
-def evaluate(heldout: dict[str, Atoms], larger: dict[str, Atoms], workers: int) -> dict:
-    jobs = [(name, atoms, str(MODEL)) for name, atoms in {**heldout, **larger}.items()]
+def evaluate(heldout: dict[str, Atoms], larger: dict[str, Atoms], guesses: tuple[str, ...], workers: int) -> dict:
+    jobs = [(name, atoms, evaluated_model(), guesses) for name, atoms in {**heldout, **larger}.items()]
     jobs.sort(key=lambda job: -len(job[1]))  # largest first: the two processes finish together
+    rows, started = {}, time.perf_counter()
     with ProcessPoolExecutor(workers) as pool:
-        rows = {row["name"]: row for row in pool.map(_scf_runs, jobs)}
+        for row in pool.map(_scf_runs, jobs):
+            rows[row["name"]] = row
+            cycles = ", ".join(f"{guess} {run['cycles']}" for guess, run in row["runs"].items())
+            print(f"evaluate: {len(rows)}/{len(jobs)} {row['name']}: {cycles} cycles, {time.perf_counter() - started:.0f} s", flush=True)
     held = [rows[name] for name in heldout]
     big = [rows[name] for name in larger]
     return {"heldout": summarise(held), "larger": summarise(big), "per_molecule": held + big,
@@ -236,6 +246,7 @@ def main() -> None:
     parser.add_argument("--max-heavy", type=int, default=6)
     parser.add_argument("--evaluate", type=int, default=20, help="held-out molecules whose SCF is run from every guess")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--guesses", default=",".join(GUESSES), help="PySCF's guesses run beside the model (minao first: the ratios' reference)")
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--stage", choices=("data", "train", "evaluate", "all"), default="all")
     args = parser.parse_args()
@@ -244,13 +255,14 @@ def main() -> None:
     if args.stage in ("data", "all"):
         make_data(list(train.values()) + list(heldout.values()) + list(larger.values()), args.workers)
     if args.stage in ("train", "all"):
-        state = train_model(list(train.values()), args.minutes)
-        print(f"trained: {state['epoch']} epochs, best validation MAE {state['best'] * 1e6:.0f} µEh")
+        kept = train_model(list(train.values()), args.minutes)
+        print(f"trained: kept epoch {kept['epoch']}, validation Fock MAE {kept['validation_mae'] * 1e6:.0f} µEh, "
+              f"rotation RMS {kept['validation_rotation_rms']:.2e}")
     if args.stage in ("evaluate", "all"):
         heldout_named = {f"qm9-{index}": atoms for index, atoms in list(heldout.items())[:args.evaluate]}
-        results = evaluate(heldout_named, larger, args.workers)
+        results = evaluate(heldout_named, larger, tuple(args.guesses.split(",")), args.workers)
         results.update(date=str(date.today()), machine=f"{platform.node()} ({os.cpu_count()} cores)", method=METHOD,
-                       command="python benchmarks/scf_guess.py " + " ".join(sys.argv[1:]), training_molecules=len(train),
+                       command="python benchmarks/scf_guess.py " + " ".join(sys.argv[1:]), training_molecules=len(train), model=evaluated_model(),
                        training=json.loads((WORK / "history.json").read_text()) if (WORK / "history.json").exists() else None)
         results.update(flat_goals(results))
         OUT.write_text(json.dumps(results, indent=1))

@@ -179,11 +179,11 @@ def parse_method(text: str, **settings) -> MethodSpec:
     return _checked(spec, text)
 
 
-def parse_reference(text: str) -> MethodSpec:
+def parse_reference(text: str, **settings) -> MethodSpec:
     """A method string as the reference a model learns or corrects (``esml learn``'s oracle and
     baseline, ``esml md`` with a method): density fitting on wherever it applies (HF and DFT),
-    whose error is far below any model's (BENCHMARKS.md)."""
-    spec = parse_method(text)
+    whose error is far below any model's (BENCHMARKS.md). ``settings`` as for :func:`parse_method`."""
+    spec = parse_method(text, **settings)
     return replace(spec, density_fit=True) if spec.engine == "pyscf" and not spec.is_correlated else spec
 
 

@@ -89,6 +89,7 @@ CASES = [
     ("learn: resume without a run", ["learn", "--resume", "--out", "{folder}"], 2, "holds no run"),
     ("learn: validation refresh at most 1", ["learn", "{labeled}", "--validation-refresh", "0.5", "--out", "{out}"], 2, "growth factor"),
     ("learn: temperatures that are no numbers", ["learn", "{labeled}", "--temperature", "warm", "--out", "{out}"], 2, "--temperature"),
+    ("learn: initial guess for an xTB oracle", ["learn", "{labeled}", "--initial-guess", "sap", "--out", "{out}"], 2, "PySCF's SCF only"),
     ("learn: PySCF oracle on a cell", ["learn", "{cell}", "--oracle", "pbe/def2-svp", "--out", "{out}"], 2, "periodic"),
     ("learn: unknown oracle", ["learn", "{labeled}", "--oracle", "b3lyp", "--out", "{out}"], 2, "not understood"),
     # the rest

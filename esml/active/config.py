@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from esml.errors import EsmlError
+from esml.methods import MethodSpec
 from esml.training.config import GPConfig
 
 
@@ -25,6 +26,7 @@ class LearnConfig:
     """Everything a run is started with; ``esml learn`` reads its option defaults from here."""
 
     oracle: str = "gfn2-xtb"  # reference method string (density fitting where it applies: methods.parse_reference)
+    initial_guess: str = MethodSpec.initial_guess  # where the oracle's SCF starts (PySCF methods only)
     target_force_mae: float = 0.05  # eV/Å
     temperatures: tuple[float, ...] = (300.0, 600.0)
     budget: int = 500  # oracle calls, validation included

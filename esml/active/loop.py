@@ -170,7 +170,7 @@ class ActiveLearner:
     def __init__(self, run_dir: Path, config: LearnConfig, cache: LabelCache, hooks: Hooks | None = None):
         self.run_dir = Path(run_dir)
         config = config.checked()
-        oracle = parse_reference(config.oracle)  # parsed here once; the spec is passed along
+        oracle = parse_reference(config.oracle, initial_guess=config.initial_guess)  # parsed here once; the spec is passed along
         self.baseline = resolve_baseline(oracle, config.baseline)
         self.config = replace(config, baseline=self.baseline.label if self.baseline else None)
         self.hooks = hooks or Hooks()

@@ -8,12 +8,13 @@ import typer
 
 from esml.active.config import LearnConfig
 from esml.errors import EsmlError
+from esml.methods import PYSCF_GUESSES
 
 DEFAULTS = LearnConfig()
 
 
 #: Options that describe the run itself: on --resume it keeps what it was started with.
-RUN_SETTINGS = ("oracle", "baseline", "target_force_mae", "temperature", "walkers", "steps", "batch", "validation",
+RUN_SETTINGS = ("oracle", "initial_guess", "baseline", "target_force_mae", "temperature", "walkers", "steps", "batch", "validation",
                 "validation_refresh", "seed", "db")
 
 
@@ -21,6 +22,7 @@ def learn_command(
     context: typer.Context,
     start: Path = typer.Argument(None, help="Start structure (any file ase.io reads; its first frame). Not needed with --resume."),
     oracle: str = typer.Option(DEFAULTS.oracle, "--oracle", help="Reference method, e.g. gfn2-xtb or pbe/def2-svp (density fitting on for HF and DFT)."),
+    initial_guess: str = typer.Option(DEFAULTS.initial_guess, "--initial-guess", help=f"Where the oracle's SCF starts (PySCF methods): {', '.join(PYSCF_GUESSES)}, or a learned Hamiltonian: ml (shipped, PBE/def2-SVP) or a model file. Labels do not depend on it."),
     baseline: str = typer.Option(DEFAULTS.baseline, "--baseline", help="Cheap method the model corrects (auto: gfn2-xtb unless the oracle is xTB; none: learn the whole energy)."),
     target_force_mae: float = typer.Option(DEFAULTS.target_force_mae, "--target-force-mae", min=0.0, help="Stop when validation force MAE and predicted MAE are under this (eV/Å)."),
     temperature: str = typer.Option(",".join(f"{t:g}" for t in DEFAULTS.temperatures), "--temperature", help="Walker temperatures (K), comma separated."),
@@ -75,7 +77,7 @@ def learn_command(
     else:
         structure = read_start(start)
         config = LearnConfig(
-            oracle=oracle, baseline=baseline, target_force_mae=target_force_mae,
+            oracle=oracle, initial_guess=initial_guess, baseline=baseline, target_force_mae=target_force_mae,
             temperatures=parse_temperatures(temperature), budget=budget or DEFAULTS.budget,
             walkers_per_temperature=walkers, walk=replace(DEFAULTS.walk, steps=steps), batch_size=batch,
             n_validation=validation, validation_refresh=validation_refresh,

@@ -14,19 +14,36 @@ MD = MDSettings()
 MODEL_HELP = "Model file from `esml train`, or a reference method (gfn2-xtb, pbe/def2-svp, ...)."
 
 
-def calculator_for(model: str):
-    """An ASE calculator for a model file, or for a reference method string."""
+# Nested finite differences of a reference method need its gradients to ~1e-7 Ha/Bohr, far past
+# esml's labelling default (1e-9 Ha on the energy).
+PRECISE_SCF_TOLERANCE = 1e-11
+
+
+def calculator_for(model: str, precise: bool = False):
+    """An ASE calculator for a model file, or for a reference method string. ``precise``, for finite
+    differences: a model in float64 (differences of float32 forces are noise), or a reference
+    converged tightly whose results are cached, so that an interrupted scan resumes."""
     from esml.errors import EsmlError
 
     if Path(model).exists():
+        import torch
+
         from esml.potentials import load_calculator
 
-        return load_calculator(model)
+        return load_calculator(model, dtype=torch.float64) if precise else load_calculator(model)
     if model.endswith(".pt"):
         raise EsmlError(f"{model}: no such model file; train one with `esml train`")
-    from esml.qm.engine import reference_calculator
+    from esml.qm.engine import ReferenceCalculator, reference_calculator
 
-    return reference_calculator(model)
+    if not precise:
+        return reference_calculator(model)
+    from esml.methods import parse_reference
+    from esml.qm.cache import LabelCache, default_cache_path
+
+    spec = parse_reference(model)
+    if spec.engine == "pyscf":
+        spec = replace(spec, scf_tolerance=min(spec.scf_tolerance, PRECISE_SCF_TOLERANCE))
+    return ReferenceCalculator(spec, cache=LabelCache(default_cache_path()))
 
 
 def check_calculator(atoms, calc) -> None:

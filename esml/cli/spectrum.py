@@ -18,41 +18,11 @@ MODEL_HELP = "Model file from `esml train` (with --dipole-weight for intensities
 START_HELP = "The molecule (last frame of the file); relaxed first unless --no-optimize."
 VPT2 = VPT2Settings()
 DYNAMICS = DynamicsSettings()
-# Nested finite differences of a reference method need its gradients to ~1e-7 Ha/Bohr, far past
-# esml's labelling default (1e-9 Ha on the energy).
-SCF_TOLERANCE = 1e-11
-
-
-def spectroscopy_calculator(model: str):
-    """A model in float64 (finite differences of float32 forces are noise), or a reference method
-    converged tightly whose results are cached, so that an interrupted scan resumes."""
-    from dataclasses import replace
-
-    from esml.errors import EsmlError
-
-    if Path(model).exists():
-        import torch
-
-        from esml.potentials import load_calculator
-
-        return load_calculator(model, dtype=torch.float64)
-    if model.endswith(".pt"):
-        raise EsmlError(f"{model}: no such model file; train one with `esml train`")
-    from esml.methods import parse_reference
-    from esml.qm.cache import LabelCache, default_cache_path
-    from esml.qm.engine import ReferenceCalculator
-
-    spec = parse_reference(model)
-    if spec.engine == "pyscf":
-        spec = replace(spec, scf_tolerance=min(spec.scf_tolerance, SCF_TOLERANCE))
-    return ReferenceCalculator(spec, cache=LabelCache(default_cache_path()))
-
-
 def prepared(model: str, start: Path, optimize: bool, outputs: list[tuple[Path | None, str, str]]):
     """Outputs checked, the calculator built and the molecule relaxed, in that order: a bad output
     path is refused before any computation."""
     from esml.atomic import check_outputs
-    from esml.cli.simulate import check_calculator, read_start
+    from esml.cli.simulate import calculator_for, check_calculator, read_start
     from esml.errors import EsmlError
     from esml.simulate.relax import optimise
 
@@ -60,7 +30,7 @@ def prepared(model: str, start: Path, optimize: bool, outputs: list[tuple[Path |
     atoms = read_start(start)
     if atoms.pbc.any():
         raise EsmlError(f"{start}: a periodic structure; esml spectrum is for molecules")
-    calc = spectroscopy_calculator(model)
+    calc = calculator_for(model, precise=True)
     check_calculator(atoms, calc)
     return (optimise(atoms, calc, fmax=1e-4) if optimize else atoms), calc
 

@@ -48,9 +48,6 @@ def solve(mol, functional: LearnedXC | str, grid_level: int = 3) -> tuple[object
     """The converged calculation and how it went: {converged, second_order, cycles, seconds}."""
     began = time.perf_counter()
     mean_field = kohn_sham(mol, functional, grid_level)
-    cycles = []
-    mean_field.callback = lambda env: cycles.append(1)  # one call per cycle, DIIS or second-order
-    solved = converge(mean_field)
-    second_order = solved is not mean_field
-    return solved, {"converged": bool(solved.converged), "second_order": second_order,
-                        "cycles": len(cycles), "seconds": time.perf_counter() - began}
+    solved, cycles = converge(mean_field)
+    return solved, {"converged": bool(solved.converged), "second_order": solved is not mean_field,
+                    "cycles": cycles, "seconds": time.perf_counter() - began}

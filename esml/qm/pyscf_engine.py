@@ -17,6 +17,7 @@ from ase import Atoms
 
 from esml.errors import ConvergenceError, MethodError, StructureError
 from esml.methods import PYSCF_GUESSES, MethodSpec, learned_functionals, learned_guesses
+from esml.structures import charge_and_multiplicity
 from esml.units import ANGSTROM_TO_BOHR, BOHR_TO_ANGSTROM, HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM, HARTREE_TO_EV
 
 
@@ -79,16 +80,14 @@ def build_molecule(atoms: Atoms, spec: MethodSpec, charge: int, multiplicity: in
 def run_mean_field(mol, spec: MethodSpec, name: str) -> tuple[object, int]:
     """The converged HF or Kohn–Sham calculation and its number of SCF iterations."""
     mean_field = mean_field_for(mol, spec)
-    cycles = []
-    mean_field.callback = lambda env: cycles.append(1)  # once per iteration, DIIS or second-order
     with warnings.catch_warnings():
         # PySCF's own Hückel guess calls its deprecated remove_linear_dep_: not the user's concern
         warnings.filterwarnings("ignore", message="remove_linear_dep_ is deprecated", category=DeprecationWarning)
-        mean_field = converge(mean_field, initial_density(spec, mean_field))
+        mean_field, cycles = converge(mean_field, initial_density(spec, mean_field))
     if not mean_field.converged:
         raise ConvergenceError(f"{name}: {spec.label} SCF did not converge in {spec.max_scf_cycles} cycles, by DIIS "
                                "nor then by the second-order solver; check the charge and multiplicity, or raise --max-scf-cycles")
-    return mean_field, len(cycles)
+    return mean_field, cycles
 
 
 def mean_field_for(mol, spec: MethodSpec):
@@ -126,17 +125,20 @@ def initial_density(spec: MethodSpec, mean_field) -> np.ndarray | None:
     return learned_guesses().initial_density(mean_field, spec.initial_guess)
 
 
-def converge(mean_field, initial: np.ndarray | None = None):
+def converge(mean_field, initial: np.ndarray | None = None) -> tuple[object, int]:
     """The SCF run by DIIS from ``initial`` (a density matrix; None: the object's ``init_guess``) and,
     where that does not converge, on by PySCF's second-order solver from where DIIS stopped (the
     object returned is then that solver's): DIIS can oscillate between near-degenerate states (open
-    shells, stretched bonds), which the second-order solver settles."""
+    shells, stretched bonds), which the second-order solver settles. Also its iterations, DIIS and
+    second-order together."""
+    cycles = []
+    mean_field.callback = lambda env: cycles.append(1)  # once per iteration; the second-order solver inherits it
     mean_field.kernel(initial)
     if mean_field.converged:
-        return mean_field
+        return mean_field, len(cycles)
     second_order = mean_field.newton()
     second_order.kernel(mean_field.make_rdm1())
-    return second_order
+    return second_order, len(cycles)
 
 
 def check_functional(functional: str) -> None:
@@ -224,7 +226,9 @@ def converged_matrices(atoms: Atoms, spec: MethodSpec, name: str | None = None) 
     ``scf_cycles`` from the spec's initial guess, and ``minao_fock``, the Fock matrix of PySCF's
     minao density (an SCF's first from minao): what a learned Hamiltonian is trained on."""
     name = name or atoms.get_chemical_formula()
-    charge = int(atoms.info.get("charge", 0))
+    charge, multiplicity = charge_and_multiplicity(atoms)
+    if multiplicity != 1:
+        raise StructureError(f"{name}: multiplicity {multiplicity}; converged matrices are stored for closed shells only")
     mol = build_molecule(atoms, spec, charge, 1, name)
     mean_field, cycles = run_mean_field(mol, spec, name)
     return {"fock": mean_field.get_fock(), "minao_fock": minao_fock(mean_field),

@@ -69,6 +69,14 @@ class Layer(nn.Module):
         return self.residual(h) + self.gate(self.interaction(h, edges, harmonics, radial))
 
 
+def zero_output(*last: nn.Module) -> None:
+    """Start a head's output at zero, so an untrained model predicts the baseline itself (random
+    blocks would start it far worse, amplified by S⁻¹), while the gradients of ``last`` are not zero."""
+    with torch.no_grad():
+        for module in last:
+            module.weight.zero_()
+
+
 class DiagonalHead(nn.Module):
     """An atom's own block from its features."""
 
@@ -77,6 +85,7 @@ class DiagonalHead(nn.Module):
         out = block_irreps(basis, basis)
         self.product = o3.FullyConnectedTensorProduct(hidden, hidden, out)
         self.linear = o3.Linear(hidden, out)
+        zero_output(self.product, self.linear)
         self.register_buffer("expansion", block_expansion(basis, basis).float())
 
     def forward(self, h):
@@ -101,6 +110,7 @@ class PairHead(nn.Module):
                                                                    torch.tensor([ir.dim for _, ir in middle for _ in range(_)])))
         self.directional = o3.FullyConnectedTensorProduct(middle, harmonics, out)
         self.linear = o3.Linear(middle, out)
+        zero_output(self.directional, self.linear)
         self.register_buffer("expansion", block_expansion(rows, columns).float())
 
     def forward(self, h_rows, h_columns, harmonics, radial):

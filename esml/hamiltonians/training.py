@@ -93,8 +93,13 @@ def target_of(sample: Sample) -> Target:
 
 
 def molecule_loss(predicted: torch.Tensor, target: Target, rotation_weight: float) -> torch.Tensor:
-    error = in_orbitals(predicted - target.correction, target)
-    return (error**2).mean() / target.baseline_error + rotation_weight * (rotation(error, target) ** 2).mean() / target.baseline_rotation
+    return orbital_loss(in_orbitals(predicted - target.correction, target), target, rotation_weight)
+
+
+def orbital_loss(orbital_error: torch.Tensor, target: Target, rotation_weight: float) -> torch.Tensor:
+    """The loss of an error already in the orbitals' basis."""
+    return ((orbital_error**2).mean() / target.baseline_error
+            + rotation_weight * (rotation(orbital_error, target) ** 2).mean() / target.baseline_rotation)
 
 
 def batch_loss(model: HamiltonianModel, batch: Sequence[Target], rotation_weight: float = 1.0) -> torch.Tensor:
@@ -120,7 +125,7 @@ def validation_scores(model: HamiltonianModel, targets: Sequence[Target], rotati
         for target in targets:
             predicted = model(target.numbers, target.positions)
             orbital_error = in_orbitals(predicted - target.correction, target)
-            losses.append(molecule_loss(predicted, target, rotation_weight).item())
+            losses.append(orbital_loss(orbital_error, target, rotation_weight).item())
             errors.append((predicted - target.correction).abs().mean().item())
             orbital_errors.append((orbital_error**2).mean().item())
             rotations.append((rotation(orbital_error, target) ** 2).mean().item())
